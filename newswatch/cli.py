@@ -1,0 +1,3 @@
+"""Placeholder; replaced by the CLI."""
+def main() -> None:
+    raise SystemExit("not yet")

@@ -1,0 +1,93 @@
+"""Loading the user's YAML files with errors a user can act on.
+
+Every error names the file, the entry (by id or position) and what to do, e.g.::
+
+    config/feeds.yaml: feeds[3] (id 'reuters-world'): url: must start with
+    http:// or https:// -- fix the url or remove the entry
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A user configuration file is missing, unreadable or invalid."""
+
+    def __init__(self, path: Path | str, message: str, entry: str | None = None):
+        self.path = str(path)
+        self.entry = entry
+        where = f"{self.path}: {entry}: " if entry else f"{self.path}: "
+        super().__init__(where + message)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "file not found -- create it (`newswatch init` writes examples) "
+                          "or point NEWSWATCH_CONFIG_DIR at the folder that has it") from None
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(path, f"not valid YAML{where}: {problem} -- check indentation and quoting") from None
+
+
+def _format_validation(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(entry)"
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "is required but missing -- add it"
+        elif err["type"] == "extra_forbidden":
+            msg = "is not a known setting -- check the spelling or remove it"
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def load_entries(path: Path, key: str, model: type[M], *, allow_empty: bool = False) -> list[M]:
+    """Load ``{key: [ {...}, ... ]}`` from *path* into a list of *model*.
+
+    Each bad entry is reported by position and, when it has one, by id."""
+    data = read_yaml(path)
+    if data is None:
+        data = {key: []}
+    if not isinstance(data, dict) or key not in data:
+        raise ConfigError(path, f"expected a top-level '{key}:' list")
+    items = data[key] or []
+    if not isinstance(items, list):
+        raise ConfigError(path, f"'{key}' must be a list of entries (each starting with '- ')")
+    out: list[M] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(items):
+        ident = raw.get("id") if isinstance(raw, dict) else None
+        entry = f"{key}[{i}]" + (f" (id {ident!r})" if ident else "")
+        if not isinstance(raw, dict):
+            raise ConfigError(path, "each entry must be a mapping of settings", entry)
+        try:
+            obj = model.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(path, _format_validation(exc), entry) from None
+        except ValueError as exc:
+            raise ConfigError(path, str(exc), entry) from None
+        oid = getattr(obj, "id", None)
+        if oid is not None:
+            if oid in seen:
+                raise ConfigError(path, f"duplicate id {oid!r} (also {key}[{seen[oid]}]) -- ids must be unique", entry)
+            seen[oid] = i
+        out.append(obj)
+    if not out and not allow_empty:
+        raise ConfigError(path, f"no {key} defined -- add at least one entry")
+    return out

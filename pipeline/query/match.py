@@ -1,0 +1,244 @@
+"""Evaluate a query tree against one Article, in Python.
+
+Used by enrich (topic rules) and alerts (alert rules); the index backends
+translate the same tree instead.  An article is first turned into a
+:class:`DocView` (folded tokens with positions, keyword values) once, then any
+number of compiled rules run against it cheaply.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from newswatch.pipeline.article import Article
+from newswatch.pipeline.query.ast import (
+    And, DateRange, FieldTerm, MatchAll, Node, Not, Or, Phrase, Term,
+)
+from newswatch.pipeline.text import WORD_RE, fold
+
+BODY_FIELDS = ("title", "summary", "content")
+
+
+@dataclass
+class DocView:
+    """An article as the matcher sees it: per text field, the positions of
+    each folded token; per keyword field, the set of folded values."""
+
+    positions: dict[str, dict[str, list[int]]]
+    keywords: dict[str, set[str]]
+    published: datetime | None = None
+    _vocab: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, article: Article) -> "DocView":
+        positions: dict[str, dict[str, list[int]]] = {}
+        for name in BODY_FIELDS:
+            pos: dict[str, list[int]] = defaultdict(list)
+            for i, tok in enumerate(WORD_RE.findall(fold(getattr(article, name) or ""))):
+                pos[tok].append(i)
+            positions[name] = dict(pos)
+        keywords = {
+            "entity": {e.id.casefold() for e in article.entities} | {fold(e.name) for e in article.entities},
+            "topic": {t.id.casefold() for t in article.topics},
+            "source": {v for v in (fold(article.source.name), article.source.domain.lower()) if v},
+            "language": {article.language.lower()} if article.language else set(),
+            "feed": {article.feed_id.casefold()} if article.feed_id else set(),
+            "author": {fold(a) for a in article.authors},
+            "category": {fold(c) for c in article.categories},
+        }
+        return cls(positions, keywords, article.published_at)
+
+    @classmethod
+    def of_text(cls, text: str, *, title: str = "") -> "DocView":
+        """A view of loose text (``newswatch tag``), all in ``content``."""
+        return cls.of(Article(id="-", title=title, content=text, content_format="text"))
+
+    def fields(self, name: str) -> Iterable[dict[str, list[int]]]:
+        if name == "text":
+            return (self.positions[f] for f in BODY_FIELDS)
+        return (self.positions[name],)
+
+    def vocab(self, name: str) -> frozenset[str]:
+        v = self._vocab.get(name)
+        if v is None:
+            v = frozenset().union(*(p.keys() for p in self.fields(name)))
+            self._vocab[name] = v
+        return v
+
+    def keys(self) -> set[tuple[str, str]]:
+        """Everything a rule could be anchored on (see :class:`RuleIndex`)."""
+        out = {("tok", t) for p in self.positions.values() for t in p}
+        for f, values in self.keywords.items():
+            out.update((f, v) for v in values)
+        return out
+
+
+Predicate = Callable[[DocView], bool]
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(pattern), re.DOTALL)
+
+
+def _phrase_at(pos: dict[str, list[int]], tokens: tuple[str, ...]) -> bool:
+    lists = [pos.get(t) for t in tokens]
+    if not all(lists):
+        return False
+    rest = [set(p) for p in lists[1:]]  # type: ignore[arg-type]
+    return any(all(start + k + 1 in s for k, s in enumerate(rest)) for start in lists[0])  # type: ignore[union-attr]
+
+
+def _near(pos: dict[str, list[int]], tokens: tuple[str, ...], slop: int) -> bool:
+    """All tokens (with multiplicity) inside a window with at most *slop*
+    other tokens in it, any order -- FTS5 NEAR / unordered span_near."""
+    need = Counter(tokens)
+    if any(len(pos.get(t, ())) < n for t, n in need.items()):
+        return False
+    occ = sorted((p, t) for t in need for p in pos[t])
+    have: Counter[str] = Counter()
+    satisfied = 0
+    k = len(tokens)
+    lo = 0
+    for hi, (p_hi, t_hi) in enumerate(occ):
+        have[t_hi] += 1
+        if have[t_hi] == need[t_hi]:
+            satisfied += 1
+        while satisfied == len(need):
+            p_lo, t_lo = occ[lo]
+            if (p_hi - p_lo + 1) - k <= slop:
+                return True
+            have[t_lo] -= 1
+            if have[t_lo] < need[t_lo]:
+                satisfied -= 1
+            lo += 1
+    return False
+
+
+def compile_node(node: Node) -> Predicate:
+    if isinstance(node, Term):
+        f, tok = node.field, node.token
+        if node.wildcard:
+            rx = _glob(tok)
+            return lambda d: any(rx.match(t) for t in d.vocab(f))
+        if f == "text":
+            return lambda d: any(tok in p for p in d.positions.values())
+        return lambda d: tok in d.positions[f]
+    if isinstance(node, Phrase):
+        f, toks, slop = node.field, node.tokens, node.slop
+        if slop:
+            return lambda d: any(_near(p, toks, slop) for p in d.fields(f))
+        return lambda d: any(_phrase_at(p, toks) for p in d.fields(f))
+    if isinstance(node, FieldTerm):
+        f, v = node.field, node.value
+        if node.wildcard:
+            rx = _glob(v)
+            return lambda d: any(rx.match(x) for x in d.keywords[f])
+        return lambda d: v in d.keywords[f]
+    if isinstance(node, DateRange):
+        def in_range(d: DocView, n: DateRange = node) -> bool:
+            p = d.published
+            if p is None:
+                return False
+            if n.start is not None and (p < n.start or (p == n.start and not n.include_start)):
+                return False
+            if n.end is not None and (p > n.end or (p == n.end and not n.include_end)):
+                return False
+            return True
+        return in_range
+    if isinstance(node, And):
+        preds = [compile_node(c) for c in node.children]
+        return lambda d: all(p(d) for p in preds)
+    if isinstance(node, Or):
+        preds = [compile_node(c) for c in node.children]
+        return lambda d: any(p(d) for p in preds)
+    if isinstance(node, Not):
+        pred = compile_node(node.child)
+        return lambda d: not pred(d)
+    if isinstance(node, MatchAll):
+        return lambda d: True
+    raise TypeError(f"unknown query node {node!r}")
+
+
+@dataclass
+class Matcher:
+    node: Node
+    predicate: Predicate
+
+    def matches(self, doc: DocView) -> bool:
+        return self.predicate(doc)
+
+
+def compile_query(node: Node) -> Matcher:
+    return Matcher(node, compile_node(node))
+
+
+def required_terms(node: Node) -> frozenset[tuple[str, str]] | None:
+    """Keys of which a matching document must contain at least one, or None
+    when the rule cannot be anchored (pure negation, wildcard, date range).
+
+    This is the pre-filter of Lucene's Monitor / the percolator: an article is
+    only evaluated against rules anchored on a key it has."""
+    if isinstance(node, Term):
+        return None if node.wildcard else frozenset({("tok", node.token)})
+    if isinstance(node, Phrase):
+        return frozenset({("tok", max(node.tokens, key=len))})
+    if isinstance(node, FieldTerm):
+        return None if node.wildcard else frozenset({(node.field, node.value)})
+    if isinstance(node, And):
+        options = [r for r in (required_terms(c) for c in node.children) if r is not None]
+        return min(options, key=len) if options else None
+    if isinstance(node, Or):
+        out: set[tuple[str, str]] = set()
+        for c in node.children:
+            r = required_terms(c)
+            if r is None:
+                return None
+            out |= r
+        return frozenset(out)
+    return None
+
+
+class RuleIndex:
+    """Many compiled rules, evaluated only where they could match.
+
+    ``candidates(doc)`` returns the ids of rules anchored on a key the document
+    has, plus the rules that cannot be anchored.  The result is exact: the
+    pre-filter only skips rules that would have evaluated to False."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._always: list[str] = []
+        self.matchers: dict[str, Matcher] = {}
+
+    def add(self, rule_id: str, node: Node) -> None:
+        self.matchers[rule_id] = compile_query(node)
+        keys = required_terms(node)
+        if keys is None:
+            self._always.append(rule_id)
+        else:
+            for k in keys:
+                self._by_key[k].append(rule_id)
+
+    def __len__(self) -> int:
+        return len(self.matchers)
+
+    def candidates(self, doc: DocView) -> list[str]:
+        seen: set[str] = set()
+        out: list[str] = []
+        by_key = self._by_key
+        for key in doc.keys():
+            for rid in by_key.get(key, ()):
+                if rid not in seen:
+                    seen.add(rid)
+                    out.append(rid)
+        out.extend(r for r in self._always if r not in seen)
+        return out
+
+    def match(self, doc: DocView) -> list[str]:
+        """Ids of all rules the document matches."""
+        return [rid for rid in self.candidates(doc) if self.matchers[rid].matches(doc)]

@@ -1,0 +1,117 @@
+"""Process settings: every one can come from an environment variable
+``NEWSWATCH_<NAME>`` (containers need this) and is type-checked on load.
+
+User-edited configuration (feeds, watchlist, topics, alert rules) is not here:
+it lives in YAML files in ``config_dir`` (see :mod:`newswatch.pipeline.config`).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+if not (BUNDLED_CONFIG_DIR / "feeds.yaml").exists():  # installed: newswatch/config
+    import newswatch.config as _cfg
+
+    BUNDLED_CONFIG_DIR = Path(_cfg.__file__).resolve().parent
+
+
+def _default_config_dir() -> Path:
+    user = Path(platformdirs.user_config_dir("newswatch"))
+    return user if (user / "feeds.yaml").exists() else BUNDLED_CONFIG_DIR
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSWATCH_", env_file=None, extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("newswatch")),
+        description="where the embedded index, feed state, alert ledger and Maildir live",
+    )
+    config_dir: Path = Field(
+        default_factory=_default_config_dir,
+        description="folder with feeds.yaml, watchlist.yaml, topics.yaml, alerts.yaml",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    # ingest
+    user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch; news monitoring)"
+    fetch_timeout: float = Field(20.0, gt=0)
+    fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=1024)
+    fetch_max_redirects: int = Field(5, ge=0, le=20)
+    # hosts/networks a feed may point at even though they are private
+    # (comma-separated, e.g. "127.0.0.1,10.1.2.0/24"); empty = public only
+    allow_private_hosts: str = ""
+    min_interval: int = Field(120, ge=1, description="fastest poll, seconds")
+    max_interval: int = Field(6 * 3600, ge=60, description="slowest poll, seconds")
+    ingest_workers: int = Field(4, ge=1, le=64)
+
+    # enrich
+    near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
+    dedupe_window_days: int = Field(7, ge=1)
+
+    # transport and index
+    transport: Literal["inline", "kafka"] = "inline"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_topic_raw: str = "news.raw"
+    kafka_topic_enriched: str = "news.enriched"
+    kafka_topic_dlq: str = "news.dlq"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+
+    index: Literal["sqlite", "elasticsearch", "opensearch"] = "sqlite"
+    search_url: str = "http://127.0.0.1:9200"
+    search_index_prefix: str = "newswatch"
+    search_username: str | None = None
+    search_password: SecretStr | None = None
+    search_api_key: SecretStr | None = None
+    search_ca_certs: str | None = None
+    search_verify_certs: bool = True
+
+    # alerts
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_file: Path | None = None
+    smtp_from: str = "newswatch@localhost"
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_timeout: float = 20.0
+    timezone: str = "UTC"
+
+    @field_validator("data_dir", "config_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @cached_property
+    def db_path(self) -> Path:
+        return self.data_dir / "newswatch.sqlite3"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def smtp_secret(self) -> str | None:
+        if self.smtp_password is not None:
+            return self.smtp_password.get_secret_value()
+        if self.smtp_password_file is not None:
+            return self.smtp_password_file.read_text(encoding="utf-8").strip()
+        return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,50 @@
+"""What a stage is, independent of how stages are connected.
+
+- a *source* (ingest) produces raw Articles and hands them to an ``emit``
+  callback;
+- a *processor* (enrich) turns one Article into zero or more Articles;
+- a *sink* (index, alerts) consumes batches of Articles.
+
+The inline transport calls these in one process; the Kafka transport calls the
+very same objects from worker processes.  A sink that raises has not written
+the batch: the transport must retry it (inline) or not commit the offsets
+(Kafka), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from newswatch.pipeline.article import Article
+
+Emit = Callable[[Sequence[Article]], None]
+
+
+@runtime_checkable
+class Processor(Protocol):
+    name: str
+
+    def process(self, article: Article) -> list[Article]:
+        """Return the transformed article(s); an empty list drops it (rare:
+        duplicates are marked, not dropped)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Sink(Protocol):
+    name: str
+
+    def write(self, batch: Sequence[Article]) -> None:
+        """Durably handle the batch, or raise.  Must be idempotent: the same
+        article may arrive again after a crash or a replay."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class PermanentError(Exception):
+    """Processing this message can never succeed (bad data, not a bad day):
+    the transport sends it to the dead-letter queue instead of retrying."""

@@ -1,0 +1,94 @@
+"""Text normalisation and tokenisation shared by every stage and backend.
+
+The Python matcher, the SQLite FTS5 index and the entity tagger must agree on
+what a "word" is, or a rule would match an article the search does not find.
+So there is exactly one definition here: fold (NFKC, strip combining marks,
+casefold, unify Arabic/Persian letter variants) then split on anything that is
+not a letter or a digit.  The SQLite backend stores folded text and lets FTS5
+split it with the same rule; Elasticsearch uses an analyzer built to match.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Arabic-script letters that Persian and Arabic write differently for the same
+# word; folding them lets one alias match both spellings.
+_LETTER_FOLD = str.maketrans(
+    {
+        "\u0643": "\u06a9",  # ARABIC KAF -> KEHEH (Persian kaf)
+        "\u064a": "\u06cc",  # ARABIC YEH -> FARSI YEH
+        "\u0649": "\u06cc",  # ALEF MAKSURA -> FARSI YEH
+        "\u0629": "\u0647",  # TEH MARBUTA -> HEH
+        "\u0623": "\u0627",  # ALEF WITH HAMZA ABOVE -> ALEF
+        "\u0625": "\u0627",  # ALEF WITH HAMZA BELOW -> ALEF
+        "\u0622": "\u0627",  # ALEF WITH MADDA -> ALEF
+        "\u0640": None,  # TATWEEL (kashida) is decoration
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u00df": "ss",
+    }
+)
+
+WORD_RE = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of *text* used for all matching.
+
+    Not length-preserving; use :func:`fold_with_offsets` when positions in the
+    original text matter (entity evidence)."""
+    return _fold_cached(text) if len(text) < 64 else _fold(text)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTER_FOLD))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped).casefold().translate(_LETTER_FOLD)
+
+
+_fold_cached = lru_cache(maxsize=65536)(_fold)
+
+
+def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Fold *text* and return, for each character of the result, the index of
+    the character in *text* it came from (plus a final entry for the end).
+
+    Lets a match found in folded text be reported at its place in the text the
+    user sees."""
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isascii():
+            f = ch.lower() if ch.isalpha() else ch
+        else:
+            f = _fold(ch)
+        for c in f:
+            out.append(c)
+            origin.append(i)
+    origin.append(len(text))
+    return "".join(out), origin
+
+
+def tokens(text: str) -> list[str]:
+    """Folded word tokens of *text*, in order."""
+    return WORD_RE.findall(fold(text))
+
+
+def tokenize_folded(folded: str) -> list[str]:
+    return WORD_RE.findall(folded)
+
+
+_WS_RE = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_NL_RE = re.compile(r"\n\s*\n\s*")
+
+
+def clean_whitespace(text: str) -> str:
+    """Collapse runs of spaces, keep paragraph breaks as one blank line."""
+    text = unicodedata.normalize("NFC", text)
+    text = _WS_RE.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    text = _NL_RE.sub("\n\n", text)
+    return text.strip()
