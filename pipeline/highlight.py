@@ -1,0 +1,103 @@
+"""Snippets with the matched words marked, the same for every backend,
+email and CLI.
+
+Markers are the control characters STX/ETX (``\\x02`` ... ``\\x03``), which
+never occur in cleaned feed text; each renderer escapes the snippet for its
+medium first and then turns the markers into ``<mark>``, ``**`` or ANSI.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import html
+import re
+
+from newswatch.pipeline.article import Article
+from newswatch.pipeline.query.ast import Node, Not, Phrase, Term, walk
+from newswatch.pipeline.text import WORD_RE, fold_with_offsets
+
+MARK_START, MARK_END = "\x02", "\x03"
+
+
+def positive_terms(node: Node) -> tuple[set[str], list[re.Pattern[str]]]:
+    """Folded tokens and wildcard patterns the query looks for (not under NOT)."""
+    negated = {id(n) for x in walk(node) if isinstance(x, Not) for n in walk(x.child)}
+    words: set[str] = set()
+    globs: list[re.Pattern[str]] = []
+    for n in walk(node):
+        if id(n) in negated:
+            continue
+        if isinstance(n, Term):
+            if n.wildcard:
+                globs.append(re.compile(fnmatch.translate(n.token)))
+            else:
+                words.add(n.token)
+        elif isinstance(n, Phrase):
+            words.update(n.tokens)
+    return words, globs
+
+
+def token_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, folded token) for every word of *text*, offsets in *text*."""
+    folded, origin = fold_with_offsets(text)
+    return [(origin[m.start()], origin[m.end() - 1] + 1, m.group()) for m in WORD_RE.finditer(folded)]
+
+
+def snippet(article: Article, node: Node, *, width: int = 220, extra_words: set[str] | None = None) -> str:
+    """The *width*-character window of the article's text with the most query
+    hits, hits wrapped in markers; the lead of the text when nothing matches."""
+    words, globs = positive_terms(node)
+    if extra_words:
+        words |= extra_words
+
+    def hit(tok: str) -> bool:
+        return tok in words or any(g.match(tok) for g in globs)
+
+    for text in (article.summary, article.content, article.title):
+        if not text:
+            continue
+        spans = [(s, e) for s, e, tok in token_spans(text) if hit(tok)]
+        if spans:
+            return _window(text, spans, width)
+    lead = article.summary or article.content or article.title
+    return _trim(lead, 0, width)
+
+
+def _window(text: str, spans: list[tuple[int, int]], width: int) -> str:
+    best_i, best_n, j = 0, 0, 0
+    for i, (s, _) in enumerate(spans):
+        while j < len(spans) and spans[j][1] - s <= width:
+            j += 1
+        if j - i > best_n:
+            best_i, best_n = i, j - i
+    first = spans[best_i][0]
+    start = max(0, first - width // 4)
+    # don't start mid-word
+    while start > 0 and not text[start - 1].isspace() and start > first - width // 4 - 20:
+        start -= 1
+    end = min(len(text), start + width)
+    out: list[str] = []
+    pos = start
+    for s, e in spans:
+        if s < start or e > end:
+            continue
+        out.append(text[pos:s])
+        out.append(MARK_START + text[s:e] + MARK_END)
+        pos = e
+    out.append(text[pos:end])
+    body = "".join(out).replace("\n", " ")
+    return ("… " if start > 0 else "") + body.strip() + (" …" if end < len(text) else "")
+
+
+def _trim(text: str, start: int, width: int) -> str:
+    body = text[start : start + width].replace("\n", " ").strip()
+    return body + (" …" if len(text) > start + width else "")
+
+
+def to_html(marked: str) -> str:
+    """Escape a marked snippet for HTML, then turn markers into <mark>."""
+    return html.escape(marked).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def to_text(marked: str, start: str = "[", end: str = "]") -> str:
+    return marked.replace(MARK_START, start).replace(MARK_END, end)
