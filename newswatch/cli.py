@@ -1,3 +1,172 @@
-"""Placeholder; replaced by the CLI."""
+"""The `newswatch` command.
+
+Global options are turned into NEWSWATCH_* environment variables before any
+sub-command runs, so every sub-command (and the worker processes it may start)
+reads one consistent :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from newswatch import __version__
+from newswatch.pipeline.config import ConfigError
+from newswatch.pipeline.logs import setup_logging
+from newswatch.pipeline.settings import BUNDLED_CONFIG_DIR, load_settings
+
+CONFIG_FILES = ("feeds.yaml", "watchlist.yaml", "topics.yaml", "alerts.yaml")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="newswatch")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the index, feed state and alert ledger live [env NEWSWATCH_DATA_DIR].")
+@click.option("--config-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder with feeds.yaml, watchlist.yaml, topics.yaml, alerts.yaml [env NEWSWATCH_CONFIG_DIR].")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log line format [env NEWSWATCH_LOG_FORMAT].")
+def cli(data_dir: Path | None, config_dir: Path | None, verbose: int, quiet: bool, log_format: str | None) -> None:
+    """newswatch: monitor news feeds, tag watched entities and topics, search
+    the coverage and get one email per new story.
+
+    \b
+    Quick start (offline, no services needed):
+      newswatch demo                     # sample feeds -> tagged, searchable articles
+      newswatch search 'entity:mek AND Albania'
+    Your own feeds:
+      newswatch init ~/newswatch-config  # copy the example config files, then edit them
+      NEWSWATCH_CONFIG_DIR=~/newswatch-config newswatch run
+    """
+    if data_dir:
+        os.environ["NEWSWATCH_DATA_DIR"] = str(data_dir.expanduser().resolve())
+    if config_dir:
+        os.environ["NEWSWATCH_CONFIG_DIR"] = str(config_dir.expanduser().resolve())
+    if log_format:
+        os.environ["NEWSWATCH_LOG_FORMAT"] = log_format
+    if verbose:
+        os.environ["NEWSWATCH_LOG_LEVEL"] = "DEBUG" if verbose > 1 else "INFO"
+    elif quiet:
+        os.environ["NEWSWATCH_LOG_LEVEL"] = "WARNING"
+    try:
+        s = load_settings()
+    except Exception as exc:  # pydantic ValidationError: name the variable
+        raise click.ClickException(f"invalid NEWSWATCH_* setting: {exc}") from None
+    setup_logging(s.log_level, s.log_format)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll every feed once, process, deliver alerts, and exit.")
+def run(once: bool) -> None:
+    """Run the pipeline: poll feeds on schedule, tag, index, alert.
+
+    Embedded by default (one process, SQLite); with NEWSWATCH_TRANSPORT=kafka
+    every stage runs as a worker over Kafka."""
+    from newswatch import app as appmod
+
+    settings = load_settings()
+    if settings.transport == "kafka":
+        from newswatch.workers import run_all_workers
+
+        run_all_workers(settings, once=once)
+        return
+    app = appmod.build_embedded(settings)
+    click.echo(f"newswatch {__version__}: {len(app.ingester.feeds)} feeds from {settings.config_dir}, "
+               f"data in {settings.data_dir}, index {settings.index}", err=True)
+    if once:
+        try:
+            appmod.run_once(app)
+        finally:
+            app.close()
+        click.echo(appmod.status_line(app), err=True)
+    else:
+        appmod.run_forever(app)
+
+
+@cli.command()
+@click.option("--keep-serving", is_flag=True, help="Keep the sample feed server up (Ctrl-C to stop).")
+def demo(keep_serving: bool) -> None:
+    """Offline demo: serve bundled sample feeds on 127.0.0.1, run the whole
+    pipeline over them once into the data dir, and show what was tagged."""
+    from newswatch.demo.run import run_demo
+
+    run_demo(load_settings(), keep_serving=keep_serving)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: Path | None, force: bool) -> None:
+    """Copy the example config files (feeds, watchlist, topics, alerts) into
+    DIRECTORY (default: your user config folder) to edit them."""
+    import platformdirs
+
+    target = (directory or Path(platformdirs.user_config_dir("newswatch"))).expanduser()
+    target.mkdir(parents=True, exist_ok=True)
+    for name in CONFIG_FILES:
+        dst = target / name
+        if dst.exists() and not force:
+            click.echo(f"kept     {dst} (exists; --force to overwrite)")
+            continue
+        shutil.copyfile(BUNDLED_CONFIG_DIR / name, dst)
+        click.echo(f"wrote    {dst}")
+    if directory:
+        click.echo(f"\nUse it with: export NEWSWATCH_CONFIG_DIR={target.resolve()}")
+
+
+@cli.command("check-config")
+def check_config() -> None:
+    """Validate every config file and say exactly what is wrong."""
+    settings = load_settings()
+    problems = 0
+    checks = [
+        ("feeds.yaml", "newswatch.ingest", "load_feeds"),
+        ("watchlist.yaml", "newswatch.enrich", "load_watchlist"),
+        ("topics.yaml", "newswatch.enrich", "load_topics"),
+        ("alerts.yaml", "newswatch.alerts", "load_rules"),
+    ]
+    for name, module, func in checks:
+        try:
+            loaded = getattr(importlib.import_module(module), func)(settings.config_dir)
+            click.echo(f"ok       {settings.config_dir / name}: {len(loaded)} entries")
+        except ConfigError as exc:
+            problems += 1
+            click.echo(f"error    {exc}", err=True)
+    sys.exit(1 if problems else 0)
+
+
+# Stage-owned commands, registered here (the composition root).
+_COMMANDS = [
+    ("newswatch.cli_feeds", "feeds"),
+    ("newswatch.cli_tag", "tag"),
+    ("newswatch.cli_search", "search"),
+    ("newswatch.cli_search", "stats"),
+    ("newswatch.cli_alerts", "alerts"),
+    ("newswatch.cli_kafka", "worker"),
+    ("newswatch.cli_kafka", "setup"),
+    ("newswatch.cli_kafka", "dlq"),
+]
+for _module, _name in _COMMANDS:
+    try:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _module:
+            raise
+        continue
+    cli.add_command(getattr(_mod, _name), _name)
+
+
 def main() -> None:
-    raise SystemExit("not yet")
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        logging.getLogger("newswatch").debug("config error", exc_info=True)
+        click.echo(f"config error: {exc}", err=True)
+        sys.exit(2)
