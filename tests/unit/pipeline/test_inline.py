@@ -1,0 +1,52 @@
+"""InlinePipeline with fake stages (fakes: this tests the wiring, not the stages)."""
+
+import pytest
+
+from newswatch.pipeline.article import Article
+from newswatch.pipeline.quarantine import Quarantine
+from newswatch.pipeline.transport.inline import InlinePipeline, SinkFailed
+
+
+class Upper:
+    name = "enrich"
+
+    def process(self, a: Article) -> list[Article]:
+        if a.title == "poison":
+            raise ValueError("cannot enrich")
+        return [a.model_copy(update={"title": a.title.upper(), "content_format": "text"})]
+
+    def close(self) -> None:
+        pass
+
+
+class Collect:
+    def __init__(self, name: str, fail_times: int = 0):
+        self.name, self.fail_times, self.got, self.closed = name, fail_times, [], False
+
+    def write(self, batch):
+        if self.fail_times:
+            self.fail_times -= 1
+            raise OSError("disk on fire")
+        self.got.extend(batch)
+
+    def close(self):
+        self.closed = True
+
+
+def test_articles_flow_to_every_sink_and_poison_is_quarantined(tmp_path):
+    a, b = Collect("index"), Collect("alerts", fail_times=2)
+    q = Quarantine(tmp_path / "q.jsonl")
+    p = InlinePipeline(Upper(), [a, b], q, backoff=0.001)
+    p([Article(id="1", title="x"), Article(id="2", title="poison"), Article(id="3", title="y")])
+    assert [x.title for x in a.got] == [x.title for x in b.got] == ["X", "Y"]
+    assert p.counters.quarantined == 1 and p.counters.sink_errors == 2
+    (rec,) = q.read()
+    assert rec["payload"]["id"] == "2" and "cannot enrich" in rec["error"]
+    p.close()
+    assert a.closed and b.closed
+
+
+def test_a_sink_that_keeps_failing_raises_so_ingest_can_retry(tmp_path):
+    p = InlinePipeline(Upper(), [Collect("index", fail_times=99)], Quarantine(tmp_path / "q"), retries=2, backoff=0.001)
+    with pytest.raises(SinkFailed):
+        p([Article(id="1", title="x")])
