@@ -1,0 +1,93 @@
+"""Topic tagging: each topic is a set of weighted rules in the shared query
+language and a threshold, as boolean media-monitoring categories are defined.
+An article gets every topic whose matched rules' weights add up to the
+threshold; the matched rules are the evidence.
+
+All rules of all topics go into one :class:`RuleIndex`, so an article is only
+evaluated against rules anchored on words it contains.  Rules may use
+``entity:`` (topics run after entity tagging).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from newswatch.pipeline.article import Article, TopicTag
+from newswatch.pipeline.config import ConfigError, load_entries
+from newswatch.pipeline.query import DocView, QueryError, RuleIndex, parse_query
+
+from newswatch.enrich.watchlist import ID_RE
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str
+    weight: float = 1.0
+
+
+class Topic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str = ""
+    description: str = ""
+    threshold: float = Field(1.0, gt=0)
+    rules: list[Rule]
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not ID_RE.fullmatch(v):
+            raise ValueError(f"id {v!r}: use lower-case letters, digits, '-', '_' or '.'")
+        return v
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, v: list[Rule]) -> list[Rule]:
+        if not v:
+            raise ValueError("rules: a topic needs at least one rule -- add one or remove the topic")
+        return v
+
+
+class TopicTagger:
+    def __init__(self, topics: list[Topic], *, source: str = "topics.yaml") -> None:
+        self.topics = {t.id: t for t in topics}
+        self.index = RuleIndex()
+        self._rules: dict[str, tuple[str, Rule]] = {}
+        for ti, topic in enumerate(topics):
+            for ri, rule in enumerate(topic.rules):
+                try:
+                    node = parse_query(rule.query)
+                except QueryError as exc:
+                    raise ConfigError(
+                        source, f"rules[{ri}] ({rule.query!r}): {exc}", f"topics[{ti}] (id {topic.id!r})"
+                    ) from None
+                rid = f"{topic.id}#{ri}"
+                self.index.add(rid, node)
+                self._rules[rid] = (topic.id, rule)
+
+    def tag_article(self, article: Article) -> list[TopicTag]:
+        return self.tag_doc(DocView.of(article))
+
+    def tag_doc(self, doc: DocView) -> list[TopicTag]:
+        if not self._rules:
+            return []
+        scores: dict[str, float] = {}
+        evidence: dict[str, list[str]] = {}
+        for rid in self.index.match(doc):
+            tid, rule = self._rules[rid]
+            scores[tid] = scores.get(tid, 0.0) + rule.weight
+            evidence.setdefault(tid, []).append(rule.query)
+        out = []
+        for tid, topic in self.topics.items():  # config order, stable
+            s = scores.get(tid)
+            if s is not None and s >= topic.threshold:
+                out.append(TopicTag(id=tid, name=topic.name or tid, score=round(s, 4), evidence=evidence[tid]))
+        return out
+
+
+def load_topics(path: Path) -> TopicTagger:
+    return TopicTagger(load_entries(path, "topics", Topic, allow_empty=True), source=str(path))
