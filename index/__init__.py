@@ -1,0 +1,32 @@
+"""Search backends: the embedded SQLite FTS5 index (here) and, later, the
+Elasticsearch / OpenSearch backends (``index/search_engine.py``).
+
+The composition root calls :func:`open_index`; nothing else needs to know
+which backend is configured."""
+
+from __future__ import annotations
+
+from newswatch.pipeline.search import SearchBackend
+from newswatch.pipeline.settings import Settings
+
+
+class BackendUnavailable(NotImplementedError):
+    """The configured index backend is not available in this build."""
+
+
+def open_index(settings: Settings) -> SearchBackend:
+    """The index backend chosen by ``settings.index`` (NEWSWATCH_INDEX)."""
+    if settings.index == "sqlite":
+        from newswatch.index.sqlite import SqliteIndex
+
+        settings.ensure_data_dir()
+        return SqliteIndex(settings.db_path)
+    if settings.index in ("elasticsearch", "opensearch"):
+        raise BackendUnavailable(
+            f"NEWSWATCH_INDEX={settings.index}: the {settings.index} backend is not implemented yet "
+            f"-- use NEWSWATCH_INDEX=sqlite (the default)"
+        )
+    raise BackendUnavailable(f"unknown index backend {settings.index!r} -- use sqlite, elasticsearch or opensearch")
+
+
+__all__ = ["BackendUnavailable", "open_index"]
