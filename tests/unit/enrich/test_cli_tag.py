@@ -1,0 +1,45 @@
+"""`newswatch tag` through click's CliRunner, with the default config."""
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from newswatch.cli_tag import tag
+
+SEED = Path("/work/shared/fixtures/seed-article.txt")
+
+
+def test_json_shape_and_offsets(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSWATCH_DATA_DIR", str(tmp_path))
+    text = SEED.read_text(encoding="utf-8")
+    res = CliRunner().invoke(tag, [str(SEED), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    ids = {e["id"] for e in data["entities"]}
+    assert {"mek", "ncri"} <= ids
+    for e in data["entities"]:
+        assert set(e) >= {"id", "name", "type", "matches"}
+        for m in e["matches"]:
+            assert set(m) >= {"alias", "field", "start", "end"}
+            assert m["field"] == "content"
+            assert text[m["start"]:m["end"]] == m["text"]
+    assert all(set(t) >= {"id", "score"} for t in data["topics"])
+    assert "terrorism" in {t["id"] for t in data["topics"]}
+
+
+def test_stdin_and_text_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSWATCH_DATA_DIR", str(tmp_path))
+    res = CliRunner().invoke(tag, ["-", "--title", "NCRI statement"], input="Maryam Rajavi spoke to Iranian exiles.")
+    assert res.exit_code == 0, res.output
+    assert "maryam-rajavi" in res.output and "[Maryam Rajavi]" in res.output
+    assert "title[0:4] alias 'NCRI'" in res.output
+
+
+def test_bad_config_is_a_clean_error(tmp_path, monkeypatch):
+    (tmp_path / "watchlist.yaml").write_text("entities: [{id: x}]\n", encoding="utf-8")
+    (tmp_path / "topics.yaml").write_text("topics: []\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
+    res = CliRunner().invoke(tag, ["-"], input="text")
+    assert res.exit_code != 0
+    assert "watchlist.yaml" in res.output and "name" in res.output

@@ -1,0 +1,97 @@
+"""Exact and near-duplicate detection.  Uses the in-memory store (a fake of
+the SQLite store) except where the SQLite store itself is tested."""
+
+from pathlib import Path
+
+import pytest
+
+from newswatch.enrich.dedupe import (
+    Deduplicator, MemoryDedupeStore, SQLiteDedupeStore, fingerprint,
+)
+from newswatch.pipeline.article import Article
+
+FIX = Path(__file__).resolve().parents[2] / "fixtures" / "enrich"
+WIRE = (FIX / "wire_story.txt").read_text(encoding="utf-8")
+OTHER = (FIX / "other_story.txt").read_text(encoding="utf-8")
+
+
+def art(i, title="", content="", url="", summary=""):
+    return Article(id=i, title=title, content=content, url=url, summary=summary, content_format="text")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def dd(request, tmp_path):
+    store = MemoryDedupeStore() if request.param == "memory" else SQLiteDedupeStore(tmp_path / "d.sqlite3")
+    d = Deduplicator(store, threshold=0.8, window_days=7)
+    yield d
+    d.close()
+
+
+def test_exact_url_with_tracking_params(dd):
+    assert dd.check(art("a", "Title one", "body text", url="https://ex.com/story?id=3")) is None
+    assert dd.check(art("b", "Other title", "other body", url="http://www.ex.com/story?utm_source=rss&id=3#x")) == "a"
+
+
+def test_content_hash_same_text_different_url(dd):
+    t = "Delegates met in Geneva on Tuesday to discuss water sharing quotas"
+    assert dd.check(art("a", "Water talks", t, url="https://one.example/1")) is None
+    assert dd.check(art("b", "WATER talks!", t + ".", url="https://two.example/9")) == "a"
+
+
+def test_syndicated_copy_with_new_title_and_boilerplate_is_near_duplicate(dd):
+    original = art("a", "Water deal closer, delegates say", WIRE, url="https://wire.example/a")
+    copy_body = ("By Staff Writer | Published 3 March\n\n" + WIRE.replace("GENEVA, March 3 (Fictional Wire) - ", "")
+                 + "\n\nCopyright 2024 Example Daily. Sign up for our newsletter to get the top stories.")
+    copy = art("b", "Twelve nations near river accord", copy_body, url="https://daily.example/world/88")
+    assert dd.check(original) is None
+    assert dd.check(copy) == "a"
+
+
+def test_different_story_on_same_topic_is_not_a_duplicate(dd):
+    assert dd.check(art("a", "Water deal closer", WIRE, url="https://wire.example/a")) is None
+    assert dd.check(art("b", "Groups criticise water deal", OTHER, url="https://wire.example/b")) is None
+
+
+def test_short_texts_with_same_headline_are_not_merged(dd):
+    assert dd.check(art("a", "Protests in capital", "Police said crowds gathered.", url="https://a.example/1")) is None
+    assert dd.check(art("b", "Protests in capital", "Hundreds marched on Sunday.", url="https://b.example/2")) is None
+
+
+def test_replay_keeps_earlier_answer(dd):
+    a = art("a", "Water deal closer", WIRE, url="https://wire.example/a")
+    b = art("b", "River accord near", WIRE + " Extra line.", url="https://x.example/b")
+    assert dd.check(a) is None
+    assert dd.check(b) == "a"
+    assert dd.check(a) is None  # not a duplicate of itself
+    assert dd.check(b) == "a"
+
+
+def test_copy_of_a_copy_points_to_first(dd):
+    dd.check(art("a", "t1", WIRE, url="https://1.example/"))
+    dd.check(art("b", "t2", WIRE + " More.", url="https://2.example/"))
+    assert dd.check(art("c", "t3", WIRE, url="https://2.example/")) == "a"
+
+
+def test_window_forgets_old_articles():
+    now = [1_000_000.0]
+    d = Deduplicator(MemoryDedupeStore(), window_days=1, clock=lambda: now[0])
+    d.check(art("a", "t", WIRE, url="https://1.example/"))
+    now[0] += 2 * 86400
+    d.store.prune(now[0] - d.window)
+    assert d.check(art("b", "t", WIRE, url="https://1.example/")) is None
+
+
+def test_sqlite_store_persists(tmp_path):
+    p = tmp_path / "d.sqlite3"
+    d = Deduplicator(SQLiteDedupeStore(p))
+    d.check(art("a", "t", WIRE, url="https://1.example/"))
+    d.close()
+    d2 = Deduplicator(SQLiteDedupeStore(p))
+    assert d2.check(art("b", "other", WIRE, url="https://2.example/")) == "a"
+    d2.close()
+
+
+def test_fingerprint_ignores_case_and_punctuation():
+    f1 = fingerprint(art("a", "Hello World", "Some body, text here and more words to count."))
+    f2 = fingerprint(art("b", "hello  world!", "Some body text here and more words to count"))
+    assert f1.content_hash == f2.content_hash
