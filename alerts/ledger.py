@@ -200,7 +200,7 @@ class SqliteLedger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT MIN(sent_at) FROM outbox WHERE rule_id = ? AND channel = ? AND recipient = ? "
-                "AND status = 'sent' AND sent_at >= ? GROUP BY message_id ORDER BY 1",
+                "AND status = 'sent' AND sent_at > ? GROUP BY message_id ORDER BY 1",
                 (rule_id, channel, recipient, _ts(since)),
             ).fetchall()
         return [_dt(r[0]) for r in rows]  # type: ignore[misc]

@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from newswatch.pipeline.article import Article, utcnow
@@ -72,6 +73,13 @@ class AlertStage:
         self._lock = threading.Lock()
         self._tzs = {r.id: r.tz(default_timezone) for r in rules}
         self._schedules = {r.id: r.schedule(default_timezone) for r in rules}
+
+    @property
+    def counters(self) -> SimpleNamespace:
+        """Run totals for status lines: articles, matched, queued,
+        already_alerted, sent (emails/posts accepted), retrying, held, failed."""
+        keys = ("articles", "matched", "queued", "already_alerted", "sent", "retrying", "held", "failed", "errors")
+        return SimpleNamespace(**{k: self.stats.get(k, 0) for k in keys})
 
     # -- Sink ----------------------------------------------------------------
     def write(self, batch: Sequence[Article]) -> None:
