@@ -8,6 +8,7 @@ the naming; the validators below supply the fix).
 from __future__ import annotations
 
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,8 @@ def load_feeds(config_dir: Path | str, *, allow_empty: bool = False) -> list[Fee
 # -- OPML ---------------------------------------------------------------------
 
 def slugify(text: str) -> str:
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    s = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return s[:60].strip("-") or "feed"
 
 

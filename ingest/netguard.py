@@ -87,10 +87,12 @@ def _embedded_v4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 
 
 def classify(ip: IPAddress) -> str | None:
-    """Why *ip* is not a public address, or None if it is."""
-    for candidate in (_embedded_v4(ip), ip):
-        if candidate is None:
-            continue
+    """Why *ip* is not a public address, or None if it is.
+
+    An IPv6 address wrapping an IPv4 one (mapped, 6to4, Teredo, NAT64) is
+    judged by the IPv4 address it reaches."""
+    embedded = _embedded_v4(ip)
+    for candidate in ([embedded] if embedded is not None else [ip]):
         if candidate.is_unspecified:
             return "unspecified"
         if candidate.is_loopback:
@@ -127,9 +129,9 @@ def check_host(host: str, port: int | None, allow: Allowlist) -> list[IPAddress]
     public and not allowed.  Returns the addresses (all allowed)."""
     if not host:
         raise RefusedHost(host, None, "empty host")
-    addrs = resolve(host, port)  # socket.gaierror propagates: a network error, not a refusal
     if allow.allows_host(host):
-        return addrs
+        return resolve(host, port)
+    addrs = resolve(host, port)  # socket.gaierror propagates: a network error, not a refusal
     for ip in addrs:
         why = classify(ip)
         if why and not allow.allows_ip(ip):
