@@ -29,6 +29,26 @@ FIELDS = ("title", "summary", "content")
 
 _ASCII_TABLE = str.maketrans({chr(i): (chr(i).lower() if chr(i).isalnum() else " ") for i in range(128)})
 _RUNS = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
+_SPACES = re.compile(r" {2,}")
+
+
+def _squeeze(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:
+    """Runs of spaces -> one space ("Mrs. Rajavi" -> "mrs rajavi"), with the
+    map (squeezed start, unsqueezed start) of each linear segment."""
+    if "  " not in text:
+        return text, None
+    parts: list[str] = []
+    nstarts, ostarts = [0], [0]
+    pos = npos = 0
+    for m in _SPACES.finditer(text):
+        s, e = m.span()
+        parts.append(text[pos:s + 1])
+        npos += s + 1 - pos
+        pos = e
+        nstarts.append(npos)
+        ostarts.append(e)
+    parts.append(text[pos:])
+    return "".join(parts), (nstarts, ostarts)
 
 
 @lru_cache(maxsize=65536)
@@ -43,11 +63,11 @@ class MatchText:
     inside a linear segment offsets move one-to-one; a non-linear segment is
     one original character that folded to several (ß -> ss)."""
 
-    __slots__ = ("text", "_fstarts", "_ostarts", "_linear")
+    __slots__ = ("text", "_fstarts", "_ostarts", "_linear", "_squeezed")
 
     def __init__(self, original: str) -> None:
         if original.isascii():
-            self.text = original.translate(_ASCII_TABLE)
+            self.text, self._squeezed = _squeeze(original.translate(_ASCII_TABLE))
             self._fstarts = None
             return
         parts: list[str] = []
@@ -73,11 +93,15 @@ class MatchText:
                 else:
                     fstarts.append(fpos); ostarts.append(o + k); linear.append(len(f) == 1)
                 fpos += len(f)
-        self.text = "".join(parts)
+        self.text, self._squeezed = _squeeze("".join(parts))
         self._fstarts, self._ostarts, self._linear = fstarts, ostarts, linear
 
     def original(self, f: int) -> int:
         """Original offset of the character at folded offset *f*."""
+        if self._squeezed is not None:
+            nstarts, ostarts = self._squeezed
+            k = bisect_right(nstarts, f) - 1
+            f = ostarts[k] + (f - nstarts[k])
         if self._fstarts is None:
             return f
         k = bisect_right(self._fstarts, f) - 1
@@ -155,7 +179,8 @@ class EntityTagger:
                     continue
                 state = "ok"
                 if a.require or a.exclude:
-                    window = text[max(0, fs - a.window):fe + a.window]
+                    # the match itself is not its own context (MEK is a context term of NCRI)
+                    window = f"{text[max(0, fs - a.window):fs]} {text[fe:fe + a.window]}"
                     if extra:
                         window = f"{window} {extra}"
                     if a.exclude and _has_any(window, a.exclude):

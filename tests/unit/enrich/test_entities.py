@@ -129,3 +129,10 @@ def test_bad_watchlist_names_entry(tmp_path):
     p.write_text("entities:\n  - id: x\n    name: X\n    aliases: [{text: '--'}]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="no letters or digits"):
         load_watchlist(p)
+
+
+def test_punctuation_runs_between_words_still_match_with_offsets(tagger):
+    text = "Yesterday,  Mrs. Rajavi -- and later Mrs.  Rajavi again -- spoke; (Maryam   Rajavi)."
+    tags, a = tag(tagger, text)
+    got = [text[m.start:m.end] for m in tags["maryam-rajavi"].matches]
+    assert got == ["Mrs. Rajavi", "Mrs.  Rajavi", "Maryam   Rajavi"]
