@@ -2,7 +2,7 @@
 
 Runs the rule's query on the index (any :class:`SearchBackend`; the CLI
 passes the configured one, alerts never imports index/) over a past window,
-one hit per story (duplicates folded, as the ledger would), and marks the
+one hit per story (copies folded, as the ledger folds them), and marks the
 stories the ledger already alerted on for this rule.
 """
 
@@ -29,13 +29,15 @@ class BacktestHit:
 
 def backtest(rule: AlertRule, index: SearchBackend, since: datetime, *, ledger: Ledger | None = None,
              until: datetime | None = None, limit: int = 200) -> list[BacktestHit]:
-    result = index.search(rule.node, since=since, until=until, limit=limit, sort="date",
-                          include_duplicates=False)
+    # Duplicates included, then folded per story: a syndicated copy may match
+    # where the first copy did not (live alerts claim on whichever matches).
+    result = index.search(rule.node, since=since, until=until, limit=limit * 3, sort="date",
+                          include_duplicates=True)
     seen: set[str] = set()
     hits: list[Hit] = []
     for h in result.hits:
         sid = h.article.story_id
-        if sid in seen:
+        if sid in seen or len(hits) >= limit:
             continue
         seen.add(sid)
         # the snippet the email would show (aliases marked too), whatever the backend made

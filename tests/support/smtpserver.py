@@ -34,6 +34,7 @@ class _Collect:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.server.sessions_tls.append(session.ssl is not None)
         msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         with self.server.lock:
             self.server.messages.append(msg)  # type: ignore[arg-type]
@@ -42,9 +43,18 @@ class _Collect:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None):
+    """*auth*: an aiosmtpd authenticator (AUTH allowed without TLS, for tests);
+    *tls_context*: offer STARTTLS with it (*require_starttls* to insist)."""
+
+    def __init__(self, port: int | None = None, *, auth=None, tls_context=None, require_starttls: bool = False):
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self.sessions_tls: list[bool] = []
+        self._kwargs: dict = {}
+        if auth is not None:
+            self._kwargs.update(authenticator=auth, auth_require_tls=False)
+        if tls_context is not None:
+            self._kwargs.update(tls_context=tls_context, require_starttls=require_starttls)
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: set[str] = set()
@@ -56,7 +66,7 @@ class SmtpServer:
             # the port may linger briefly after stop(); retry for a moment
             deadline = time.monotonic() + 10
             while True:
-                c = Controller(_Collect(self), hostname=self.host, port=self.port, ready_timeout=10)
+                c = Controller(_Collect(self), hostname=self.host, port=self.port, ready_timeout=10, **self._kwargs)
                 try:
                     c.start()
                     break
