@@ -21,11 +21,14 @@ def open_index(settings: Settings) -> SearchBackend:
 
         settings.ensure_data_dir()
         return SqliteIndex(settings.db_path)
-    if settings.index in ("elasticsearch", "opensearch"):
-        raise BackendUnavailable(
-            f"NEWSWATCH_INDEX={settings.index}: the {settings.index} backend is not implemented yet "
-            f"-- use NEWSWATCH_INDEX=sqlite (the default)"
-        )
+    if settings.index == "elasticsearch":
+        from newswatch.index.elasticsearch import ElasticsearchIndex
+
+        return ElasticsearchIndex.from_settings(settings)
+    if settings.index == "opensearch":
+        from newswatch.index.opensearch import OpenSearchIndex
+
+        return OpenSearchIndex.from_settings(settings)
     raise BackendUnavailable(f"unknown index backend {settings.index!r} -- use sqlite, elasticsearch or opensearch")
 
 
