@@ -123,6 +123,21 @@ class _Candidate:
     state: str  # "ok" | "pending" (needs the entity confirmed elsewhere)
 
 
+def _resolve(cluster: list[_Candidate]) -> list[_Candidate]:
+    if len(cluster) < 2:
+        return cluster
+    kept: list[_Candidate] = []
+    spans: list[tuple[int, int]] = []
+    for c in sorted(cluster, key=lambda c: (c.fs - c.fe, c.fs)):
+        if any(c.fs < e and s < c.fe for s, e in spans):
+            # same span, another entity sharing the alias: keep both
+            if not any(c.fs == s and c.fe == e for s, e in spans):
+                continue
+        spans.append((c.fs, c.fe))
+        kept.append(c)
+    return kept
+
+
 def _has_any(window: str, keys: tuple[str, ...]) -> bool:
     padded = f" {window} "
     return any(f" {k} " in padded for k in keys)
@@ -193,17 +208,24 @@ class EntityTagger:
     @staticmethod
     def _longest(cands: list[_Candidate]) -> list[_Candidate]:
         """Where matches overlap, keep the longest ("National Council of
-        Resistance of Iran" wins over "Iran")."""
+        Resistance of Iran" wins over "Iran").  Most matches overlap nothing,
+        so only clusters of overlapping matches are resolved."""
+        by_field: dict[str, list[_Candidate]] = defaultdict(list)
+        for c in cands:
+            by_field[c.field].append(c)
         kept: list[_Candidate] = []
-        taken: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for c in sorted(cands, key=lambda c: (c.fs - c.fe, c.field, c.fs)):
-            spans = taken[c.field]
-            if any(c.fs < e and s < c.fe for s, e in spans):
-                # same span, another entity sharing the alias: keep both
-                if not any(c.fs == s and c.fe == e for s, e in spans):
-                    continue
-            spans.append((c.fs, c.fe))
-            kept.append(c)
+        for cs in by_field.values():
+            cs.sort(key=lambda c: (c.fs, c.fe))
+            cluster: list[_Candidate] = []
+            cluster_end = -1
+            for c in cs:
+                if c.fs >= cluster_end:
+                    kept.extend(_resolve(cluster))
+                    cluster, cluster_end = [c], c.fe
+                else:
+                    cluster.append(c)
+                    cluster_end = max(cluster_end, c.fe)
+            kept.extend(_resolve(cluster))
         return kept
 
     def _tags(self, cands: list[_Candidate]) -> list[EntityTag]:
@@ -220,7 +242,8 @@ class EntityTagger:
             tag = tags.get(ent.id)
             if tag is None:
                 tag = tags[ent.id] = EntityTag(id=ent.id, name=ent.name, type=ent.type)
-            tag.matches.append(EntityMatch(alias=c.alias.text, field=c.field, start=c.start, end=c.end))
+            # model_construct: our own values, validation would only cost time
+            tag.matches.append(EntityMatch.model_construct(alias=c.alias.text, field=c.field, start=c.start, end=c.end))
         for t in tags.values():
             t.count = len(t.matches)
         return list(tags.values())

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 MIN_CHARS = 40
 MIN_CONFIDENCE = 0.5
 # langid is slow on huge inputs and gains nothing past the first few KB
-SAMPLE_CHARS = 4000
+SAMPLE_CHARS = 1500
 
 _identifier = None
 _lock = threading.Lock()

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from newswatch.pipeline.article import Article, TopicTag
 from newswatch.pipeline.config import ConfigError, load_entries
-from newswatch.pipeline.query import DocView, QueryError, RuleIndex, parse_query
+from newswatch.pipeline.query import DocView, QueryError, RuleIndex, parse_query, required_terms
 
 from newswatch.enrich.watchlist import ID_RE
 
@@ -57,6 +57,9 @@ class TopicTagger:
         self.topics = {t.id: t for t in topics}
         self.index = RuleIndex()
         self._rules: dict[str, tuple[str, Rule]] = {}
+        # anchor key -> rules; see _candidates
+        self._anchors: dict[tuple[str, str], list[str]] = {}
+        self._always: list[str] = []
         for ti, topic in enumerate(topics):
             for ri, rule in enumerate(topic.rules):
                 try:
@@ -68,6 +71,12 @@ class TopicTagger:
                 rid = f"{topic.id}#{ri}"
                 self.index.add(rid, node)
                 self._rules[rid] = (topic.id, rule)
+                keys = required_terms(node)
+                if keys is None:
+                    self._always.append(rid)
+                else:
+                    for k in keys:
+                        self._anchors.setdefault(k, []).append(rid)
 
     def tag_article(self, article: Article) -> list[TopicTag]:
         return self.tag_doc(DocView.of(article))
@@ -77,7 +86,10 @@ class TopicTagger:
             return []
         scores: dict[str, float] = {}
         evidence: dict[str, list[str]] = {}
-        for rid in self.index.match(doc):
+        matchers = self.index.matchers
+        for rid in self._candidates(doc):
+            if not matchers[rid].matches(doc):
+                continue
             tid, rule = self._rules[rid]
             scores[tid] = scores.get(tid, 0.0) + rule.weight
             evidence.setdefault(tid, []).append(rule.query)
@@ -86,6 +98,29 @@ class TopicTagger:
             s = scores.get(tid)
             if s is not None and s >= topic.threshold:
                 out.append(TopicTag(id=tid, name=topic.name or tid, score=round(s, 4), evidence=evidence[tid]))
+        return out
+
+
+    def _candidates(self, doc: DocView) -> list[str]:
+        """Same answer as ``RuleIndex.candidates``, but walks the rules'
+        anchors when there are fewer of them than words in the article (the
+        usual case for a topic set: tens of rules, hundreds of words)."""
+        if len(self._anchors) > sum(len(p) for p in doc.positions.values()):
+            return self.index.candidates(doc)
+        out: list[str] = []
+        seen: set[str] = set()
+        positions, keywords = doc.positions.values(), doc.keywords
+        for (kind, value), rids in self._anchors.items():
+            if kind == "tok":
+                hit = any(value in p for p in positions)
+            else:
+                hit = value in keywords.get(kind, ())
+            if hit:
+                for rid in rids:
+                    if rid not in seen:
+                        seen.add(rid)
+                        out.append(rid)
+        out.extend(r for r in self._always if r not in seen)
         return out
 
 

@@ -43,10 +43,24 @@ def fold(text: str) -> str:
     return _fold_cached(text) if len(text) < 64 else _fold(text)
 
 
-def _fold(text: str) -> str:
+def _fold_run(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.translate(_LETTER_FOLD))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", stripped).casefold().translate(_LETTER_FOLD)
+
+
+_RUNS_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
+
+
+def _fold(text: str) -> str:
+    # Same result as _fold_run(text), much faster on mostly-ASCII news text:
+    # ASCII folds to lower() and nothing composes across an ASCII/non-ASCII
+    # boundary once combining marks are stripped, so runs fold independently.
+    if text.isascii():
+        return text.lower()
+    return "".join(
+        run.lower() if run[0] < "\x80" else _fold_run(run) for run in _RUNS_RE.findall(text)
+    )
 
 
 _fold_cached = lru_cache(maxsize=65536)(_fold)
