@@ -441,6 +441,11 @@ class SearchEngineIndex:
         raises SearchEngineError when the engine cannot be reached."""
         raise NotImplementedError
 
+    def call(self, method: str, path: str, *, body: Any = None,
+             params: dict[str, Any] | None = None) -> tuple[int, Any]:
+        """One request, any status back (the alert ledger builds on this)."""
+        return self._request(method, path, body=body, params=params)
+
     def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
                 ok: Iterable[int] = ()) -> Any:
         """A request that must succeed (2xx or a status in *ok*), retried on 429/5xx."""
