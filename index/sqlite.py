@@ -99,7 +99,8 @@ class _Prepared:
 
 
 def _prepare(article: Article, now_ts: int) -> _Prepared:
-    view = DocView.of(article)
+    # the matcher's own keyword values, without tokenising the text again
+    view = DocView.of(article.model_copy(update={"title": "", "summary": "", "content": ""}))
     keywords = sorted((f, v) for f, values in view.keywords.items() for v in values)
     row = (
         article.id,

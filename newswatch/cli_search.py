@@ -42,7 +42,10 @@ def parse_when(value: str, *, end_of_day: bool = False, now: datetime | None = N
     now = now or datetime.now(timezone.utc)
     m = _RELATIVE.match(value)
     if m:
-        return now - timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
+        except OverflowError:
+            return datetime.min.replace(tzinfo=timezone.utc)
     raw = value.strip()
     try:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from newswatch.index import BackendUnavailable, open_index
+from newswatch.index import open_index
 from newswatch.index.sqlite import SqliteIndex
 from newswatch.pipeline.article import Article, EntityTag, Source, TopicTag
 from newswatch.pipeline.query import DocView, MatchAll, compile_query, parse_query
@@ -222,7 +222,3 @@ def test_open_index_factory(tmp_path):
         assert ix.name == "sqlite" and (tmp_path / "d" / "newswatch.sqlite3").exists()
     finally:
         ix.close()
-    with pytest.raises(BackendUnavailable, match="opensearch"):
-        open_index(Settings(data_dir=tmp_path, index="opensearch"))
-    with pytest.raises(NotImplementedError):
-        open_index(Settings(data_dir=tmp_path, index="elasticsearch"))
