@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    # distributed mode (NEWSWATCH_TRANSPORT=kafka): see pipeline/transport/kafka.py
+    kafka_topic_feeds: str = Field("news.feeds", description="control topic whose partitions split the feeds between ingest workers")
+    kafka_partitions: int = Field(6, ge=1, le=1000, description="partitions of news.raw and news.enriched (max useful enrich workers)")
+    kafka_feed_partitions: int = Field(12, ge=1, le=1000, description="partitions of the feed control topic (max useful ingest workers)")
+    kafka_replication: int = Field(1, ge=1, le=16)
+    kafka_group_prefix: str = Field("newswatch", description="consumer groups are <prefix>-ingest, -enrich, -index, -alerts")
+    kafka_batch_size: int = Field(500, ge=1, le=100_000, description="messages per poll (one commit per batch)")
+    kafka_max_retries: int = Field(3, ge=0, le=100, description="attempts before a failing message goes to the DLQ")
+    kafka_retry_backoff: float = Field(0.5, ge=0, le=60)
+    kafka_session_timeout_ms: int = Field(10_000, ge=6000, le=300_000, description="how soon a dead worker's partitions move")
+    kafka_compression: Literal["gzip", "none"] = "gzip"
 
     index: Literal["sqlite", "elasticsearch", "opensearch"] = "sqlite"
     search_url: str = "http://127.0.0.1:9200"
