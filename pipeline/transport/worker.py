@@ -1,0 +1,361 @@
+"""The at-least-once stage worker: poll a batch, handle it, make the result
+durable, and only then commit.
+
+- a *processor* stage (enrich): each message is decoded and processed (bounded
+  retries); outputs are produced keyed by article id; the producer is flushed
+  (acks=all) and only then are the input offsets committed.
+- a *sink* stage (index, alerts): the decoded batch is written (bounded
+  retries); only then are the offsets committed.  If the batch keeps failing
+  it is bisected: a lone article that fails while the rest of the batch
+  writes is poison and goes to the DLQ; if *nothing* writes, the sink is down,
+  nothing is dead-lettered and the batch is read again after a backoff
+  (an outage must never empty the stream into the DLQ).
+
+Undecodable or too-new messages (ContractError) and PermanentError go to the
+DLQ at once.  A batch that could not be finished (producer or sink down) is
+not committed: the worker seeks back and reads it again.
+
+Rebalance safety comes from the shape of the loop: a batch is fully handled
+and committed before the next ``poll``, and rebalance callbacks only run
+inside ``poll``; so when partitions are revoked there is no processed but
+uncommitted work, and never a committed but unprocessed offset.  A commit
+that loses a race with a rebalance (CommitFailed) only means redelivery to
+the new owner, which the idempotent sinks absorb.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from newswatch.pipeline.article import Article, ContractError
+from newswatch.pipeline.stage import PermanentError, Processor, Sink
+from newswatch.pipeline.transport.broker import (
+    Broker, CommitFailed, Consumer, Message, Producer, TopicPartition, TransportError,
+)
+from newswatch.pipeline.transport.dlq import send_to_dlq
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerCounters:
+    consumed: int = 0
+    produced: int = 0
+    written: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    batches: int = 0
+    redelivered_batches: int = 0
+    commit_conflicts: int = 0
+
+    def line(self) -> str:
+        return (f"consumed {self.consumed}, produced {self.produced}, written {self.written}, "
+                f"dlq {self.dead_lettered}, retries {self.retries}, batches {self.batches}, "
+                f"re-read {self.redelivered_batches}")
+
+
+class SinkUnavailable(Exception):
+    pass
+
+
+class StageWorker:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        stage: str,
+        group_id: str,
+        input_topic: str,
+        dlq_topic: str,
+        processor: Processor | None = None,
+        output_topic: str | None = None,
+        sink: Sink | None = None,
+        batch_size: int = 500,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        poll_timeout: float = 0.5,
+        tick: Callable[[], object] | None = None,
+        tick_every: float = 30.0,
+        status_every: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if (processor is None) == (sink is None):
+            raise ValueError("a stage worker runs exactly one processor or one sink")
+        if processor is not None and not output_topic:
+            raise ValueError("a processor stage needs an output topic")
+        self.broker = broker
+        self.stage = stage
+        self.group_id = group_id
+        self.input_topic = input_topic
+        self.output_topic = output_topic
+        self.dlq_topic = dlq_topic
+        self.processor = processor
+        self.sink = sink
+        self.batch_size = batch_size
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.poll_timeout = poll_timeout
+        self.tick = tick
+        self.tick_every = tick_every
+        self.status_every = status_every
+        self.sleep = sleep
+        self.counters = WorkerCounters()
+        self.stop_event = threading.Event()
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._outage_delay = backoff
+        self.assigned: list[TopicPartition] = []
+
+    # -- lifecycle -----------------------------------------------------------
+    def open(self) -> None:
+        if self._consumer is not None:
+            return
+        self._producer = self.broker.producer()
+        self._consumer = self.broker.consumer(self.group_id, max_poll_records=self.batch_size)
+        self._consumer.subscribe([self.input_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _on_assign(self, tps: list[TopicPartition]) -> None:
+        self.assigned = sorted(tps)
+        log.info("%s: assigned %s", self.stage, ", ".join(f"{t}[{p}]" for t, p in self.assigned) or "nothing")
+
+    def _on_revoke(self, tps: list[TopicPartition]) -> None:
+        # Nothing to finish here: every batch is committed before the next poll.
+        log.info("%s: partitions revoked: %s", self.stage, ", ".join(f"{t}[{p}]" for t, p in tps) or "none")
+        self.assigned = []
+
+    def stop(self) -> None:
+        """Ask the loop to finish the current batch, commit and return."""
+        self.stop_event.set()
+
+    def close(self) -> None:
+        for closer in (self._consumer, self._producer):
+            if closer is None:
+                continue
+            try:
+                closer.close()
+            except Exception:  # a broker gone at shutdown must not hide the stage's own close
+                log.warning("%s: closing the Kafka client failed", self.stage, exc_info=True)
+        self._consumer = self._producer = None
+        for part in (self.processor, self.sink):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception:
+                    log.exception("%s: closing the stage failed", self.stage)
+
+    def run(self, *, once: bool = False, idle_exit: float | None = None) -> WorkerCounters:
+        """Loop until :meth:`stop`; with *once*, also return as soon as the
+        input is drained (nothing left uncommitted in the assigned
+        partitions); with *idle_exit*, after that many seconds without a
+        message (both checked only once partitions are assigned)."""
+        self.open()
+        last_msg = last_tick = last_status = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                got = self.step()
+                now = time.monotonic()
+                if got:
+                    last_msg = now
+                if self.tick is not None and now - last_tick >= self.tick_every:
+                    last_tick = now
+                    self._run_tick()
+                if now - last_status >= self.status_every:
+                    last_status = now
+                    log.info("%s: %s", self.stage, self.counters.line())
+                if got or not self.assigned:
+                    continue
+                if idle_exit is not None and now - last_msg >= idle_exit:
+                    log.info("%s: idle for %.0fs, exiting", self.stage, idle_exit)
+                    break
+                if once and self._drained():
+                    log.info("%s: input drained, exiting", self.stage)
+                    break
+        finally:
+            if self.tick is not None:
+                self._run_tick()
+            log.info("%s: stopped: %s", self.stage, self.counters.line())
+        return self.counters
+
+    def _drained(self) -> bool:
+        try:
+            return self._consumer.lag() == 0  # type: ignore[union-attr]
+        except TransportError as exc:
+            log.warning("%s: cannot check lag: %s", self.stage, exc)
+            return False
+
+    def _run_tick(self) -> None:
+        try:
+            self.tick()  # type: ignore[misc]
+        except Exception:
+            log.exception("%s: tick failed", self.stage)
+
+    # -- one batch -----------------------------------------------------------
+    def step(self) -> int:
+        """Poll and fully handle one batch; the number of messages seen."""
+        self.open()
+        consumer = self._consumer
+        assert consumer is not None
+        try:
+            msgs = consumer.poll(self.poll_timeout, self.batch_size)
+        except TransportError as exc:
+            log.warning("%s: poll failed: %s -- retrying", self.stage, exc)
+            self._outage_pause()
+            return 0
+        if not msgs:
+            return 0
+        self.counters.consumed += len(msgs)
+        try:
+            if self.processor is not None:
+                self._process(msgs)
+            else:
+                self._write(msgs)
+            self._producer.flush()  # type: ignore[union-attr]  # outputs and DLQ records, acks=all
+        except (TransportError, SinkUnavailable) as exc:
+            log.warning("%s: batch of %d not done (%s); reading it again", self.stage, len(msgs), exc)
+            self.counters.redelivered_batches += 1
+            self._rewind(msgs)
+            self._outage_pause()
+            return len(msgs)
+        self._commit(msgs)
+        self._outage_delay = self.backoff
+        self.counters.batches += 1
+        return len(msgs)
+
+    def _commit(self, msgs: Sequence[Message]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for m in msgs:
+            offsets[m.tp] = max(offsets.get(m.tp, 0), m.offset + 1)
+        try:
+            self._consumer.commit(offsets)  # type: ignore[union-attr]
+        except CommitFailed as exc:
+            self.counters.commit_conflicts += 1
+            log.warning("%s: commit lost to a rebalance (%s); the new owner re-reads, sinks are idempotent",
+                        self.stage, exc)
+        except TransportError as exc:
+            # the output is durable but the offsets are not: re-reading is
+            # safe (idempotent), losing would not be
+            log.warning("%s: commit failed (%s); reading the batch again", self.stage, exc)
+            self._rewind(msgs)
+            self._outage_pause()
+
+    def _rewind(self, msgs: Sequence[Message]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for m in msgs:
+            first[m.tp] = min(first.get(m.tp, m.offset), m.offset)
+        for tp, off in first.items():
+            try:
+                self._consumer.seek(tp, off)  # type: ignore[union-attr]
+            except Exception as exc:  # partition revoked meanwhile: its new owner reads it
+                log.info("%s: cannot seek %s: %s", self.stage, tp, exc)
+
+    def _outage_pause(self) -> None:
+        self.stop_event.wait(self._outage_delay)  # a stop request cuts the pause short
+        self._outage_delay = min(self._outage_delay * 2, self.max_backoff)
+
+    def _dead_letter(self, msg: Message, error: BaseException | str, attempts: int) -> None:
+        log.warning("%s: %s[%d]@%d -> DLQ after %d attempt(s): %s", self.stage, msg.topic, msg.partition,
+                    msg.offset, attempts, error)
+        send_to_dlq(self._producer, self.dlq_topic, msg, self.stage, error, attempts)  # type: ignore[arg-type]
+        self.counters.dead_lettered += 1
+
+    @staticmethod
+    def _decode(msg: Message) -> Article:
+        if msg.value is None:
+            raise ContractError("empty message (tombstone)")
+        return Article.from_json(msg.value)
+
+    def _process(self, msgs: Sequence[Message]) -> None:
+        producer = self._producer
+        assert producer is not None and self.processor is not None and self.output_topic
+        for msg in msgs:
+            try:
+                article = self._decode(msg)
+            except ContractError as exc:
+                self._dead_letter(msg, exc, 1)
+                continue
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    outputs = self.processor.process(article)
+                    break
+                except PermanentError as exc:
+                    self._dead_letter(msg, exc, attempt)
+                    outputs = None
+                    break
+                except Exception as exc:
+                    if attempt > self.max_retries:
+                        self._dead_letter(msg, exc, attempt)
+                        outputs = None
+                        break
+                    self.counters.retries += 1
+                    log.info("%s: %s failed (attempt %d): %s -- retrying", self.stage, article.id, attempt, exc)
+                    self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
+            for out in outputs or []:
+                producer.produce(self.output_topic, out.to_bytes(), key=out.id.encode("utf-8"))
+                self.counters.produced += 1
+
+    def _write(self, msgs: Sequence[Message]) -> None:
+        assert self.sink is not None
+        items: list[tuple[Message, Article]] = []
+        for msg in msgs:
+            try:
+                items.append((msg, self._decode(msg)))
+            except ContractError as exc:
+                self._dead_letter(msg, exc, 1)
+        if not items:
+            return
+        error = self._try_write([a for _, a in items], retries=self.max_retries)
+        if error is None:
+            self.counters.written += len(items)
+            return
+        if len(items) == 1 and not isinstance(error, PermanentError):
+            raise SinkUnavailable(f"{self.sink.name}: {error}")
+        poisoned, written = self._bisect(items, error)
+        if written == 0 and not all(isinstance(e, PermanentError) for _, e in poisoned):
+            raise SinkUnavailable(f"{self.sink.name} wrote nothing: {error}")
+        self.counters.written += written
+        for msg, exc in poisoned:
+            self._dead_letter(msg, exc, self.max_retries + 1)
+
+    def _try_write(self, batch: list[Article], *, retries: int) -> Exception | None:
+        assert self.sink is not None
+        for attempt in range(retries + 1):
+            try:
+                self.sink.write(batch)
+                return None
+            except PermanentError as exc:
+                return exc
+            except Exception as exc:
+                if attempt == retries:
+                    return exc
+                self.counters.retries += 1
+                log.info("%s: write of %d failed (attempt %d): %s -- retrying", self.stage, len(batch),
+                         attempt + 1, exc)
+                self.sleep(min(self.backoff * 2 ** attempt, self.max_backoff))
+        return None
+
+    def _bisect(self, items: list[tuple[Message, Article]], error: Exception
+                ) -> tuple[list[tuple[Message, Exception]], int]:
+        """Split a failing batch until the failing articles are alone: the
+        poisoned (message, error) pairs and how many articles were written."""
+        if len(items) == 1:
+            return [(items[0][0], error)], 0
+        mid = len(items) // 2
+        poisoned: list[tuple[Message, Exception]] = []
+        written = 0
+        for half in (items[:mid], items[mid:]):
+            err = self._try_write([a for _, a in half], retries=1)
+            if err is None:
+                written += len(half)
+            else:
+                p, w = self._bisect(half, err)
+                poisoned += p
+                written += w
+        return poisoned, written

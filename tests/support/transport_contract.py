@@ -1,0 +1,410 @@
+"""The transport contract: one set of tests run against the in-memory broker
+(tests/unit/transport/test_contract_memory.py) and the real Kafka broker
+(tests/integration/test_kafka_contract.py).
+
+A module that imports these tests provides a ``transport`` fixture
+(:class:`TransportEnv`).  The processor and sink here are small fakes (they
+test the transport's rules, not the stages); the broker is whichever the
+fixture gives -- real Kafka in the integration run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from newswatch.pipeline.article import Article
+from newswatch.pipeline.stage import PermanentError
+from newswatch.pipeline.transport.broker import Broker, TransportError
+from newswatch.pipeline.transport.dlq import H_ATTEMPTS, H_ERROR, H_OFFSET, H_STAGE, H_TOPIC, replay
+from newswatch.pipeline.transport.ownership import PartitionOwnership
+from newswatch.pipeline.transport.worker import StageWorker
+
+WAIT = 30.0  # seconds a test waits for the broker before failing
+
+
+@dataclass
+class TransportEnv:
+    broker: Broker
+    prefix: str = field(default_factory=lambda: "c" + uuid.uuid4().hex[:8])
+
+    def topics(self, **partitions: int) -> dict[str, str]:
+        names = {k: f"{self.prefix}.{k}" for k in partitions}
+        self.broker.create_topics({names[k]: n for k, n in partitions.items()})
+        return names
+
+    def group(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+
+def wait_until(cond: Callable[[], bool], *, timeout: float = WAIT, step: Callable[[], object] | None = None,
+               what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if step is not None:
+            step()
+        if cond():
+            return
+        if step is None:
+            time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def art(i: int, title: str | None = None) -> Article:
+    return Article(id=f"a{i:04d}", url=f"http://example.test/{i}", title=title or f"title {i}",
+                   content=f"body {i}")
+
+
+def produce(broker: Broker, topic: str, articles: Sequence[Article]) -> None:
+    p = broker.producer()
+    for a in articles:
+        p.produce(topic, a.to_bytes(), key=a.id.encode())
+    p.flush()
+    p.close()
+
+
+def poll_all(consumer, n: int, timeout: float = WAIT) -> list:
+    got: list = []
+    wait_until(lambda: len(got) >= n, timeout=timeout, step=lambda: got.extend(consumer.poll(0.2, 500)),
+               what=f"{n} messages (have {len(got)})")
+    return got
+
+
+class Upper:
+    """Fake processor: upper-cases the title; 'permanent*' titles are bad
+    data; 'flaky*' titles fail a given number of times first."""
+
+    name = "upper"
+
+    def __init__(self, flaky_failures: int = 0) -> None:
+        self.flaky_failures = flaky_failures
+        self.calls: Counter[str] = Counter()
+
+    def process(self, a: Article) -> list[Article]:
+        self.calls[a.id] += 1
+        if a.title.startswith("permanent"):
+            raise PermanentError("cannot be processed")
+        if a.title.startswith("flaky") and self.calls[a.id] <= self.flaky_failures:
+            raise RuntimeError("a bad moment")
+        return [a.model_copy(update={"title": a.title.upper()})]
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingSink:
+    """Fake sink: upserts by id (idempotent, like the real ones); 'poison*'
+    titles make any batch holding them fail; ``down`` fails everything."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Article] = {}
+        self.writes = 0
+        self.down = False
+
+    def write(self, batch: Sequence[Article]) -> None:
+        if self.down:
+            raise ConnectionError("sink unreachable")
+        if any(a.title.startswith("poison") for a in batch):
+            raise ValueError("mapping error on a field")
+        self.writes += 1
+        for a in batch:
+            self.docs[a.id] = a
+
+    def close(self) -> None:
+        pass
+
+
+def _worker(t: TransportEnv, names: dict[str, str], **kw) -> StageWorker:
+    base = dict(stage="test", group_id=t.group("w"), input_topic=names["raw"], dlq_topic=names["dlq"],
+                batch_size=50, max_retries=2, backoff=0.01, poll_timeout=0.2)
+    base.update(kw)
+    return StageWorker(t.broker, **base)
+
+
+# -- broker primitives ---------------------------------------------------------
+def test_roundtrip_keeps_key_value_headers_and_per_key_order(transport: TransportEnv) -> None:
+    names = transport.topics(raw=3)
+    p = transport.broker.producer()
+    for i in range(20):
+        p.produce(names["raw"], f"v{i}".encode(), key=f"k{i % 4}".encode(), headers=[("h", str(i).encode())])
+    p.flush()
+    c = transport.broker.consumer(transport.group("g"))
+    c.subscribe([names["raw"]])
+    got = poll_all(c, 20)
+    c.close()
+    assert sorted(m.value for m in got) == sorted(f"v{i}".encode() for i in range(20))
+    for m in got:
+        i = int(m.value[1:])
+        assert m.key == f"k{i % 4}".encode() and m.header("h") == str(i)
+    for k in range(4):  # one key -> one partition, in produce order
+        same = [m for m in got if m.key == f"k{k}".encode()]
+        assert len({m.partition for m in same}) == 1
+        assert [int(m.value[1:]) for m in sorted(same, key=lambda m: m.offset)] == sorted(int(m.value[1:]) for m in same)
+
+
+def test_committed_offsets_resume_and_uncommitted_are_read_again(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(10)])
+    c1 = transport.broker.consumer(transport.group("g"), max_poll_records=10)
+    c1.subscribe([names["raw"]])
+    got = poll_all(c1, 10)
+    c1.commit({got[3].tp: got[3].offset + 1})  # processed 0..3 only
+    c1.close()
+    c2 = transport.broker.consumer(transport.group("g"))
+    c2.subscribe([names["raw"]])
+    again = poll_all(c2, 6)
+    c2.close()
+    assert [m.offset for m in again] == list(range(4, 10))
+
+
+def test_each_group_gets_every_message(transport: TransportEnv) -> None:
+    names = transport.topics(raw=2)
+    produce(transport.broker, names["raw"], [art(i) for i in range(12)])
+    for g in ("index", "alerts"):
+        c = transport.broker.consumer(transport.group(g))
+        c.subscribe([names["raw"]])
+        assert len({m.key for m in poll_all(c, 12)}) == 12
+        c.close()
+
+
+def test_seek_reads_again(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(3)])
+    c = transport.broker.consumer(transport.group("g"))
+    c.subscribe([names["raw"]])
+    first = poll_all(c, 3)
+    c.seek(first[0].tp, 1)
+    again = poll_all(c, 2)
+    c.close()
+    assert [m.offset for m in again] == [1, 2]
+
+
+def test_members_of_a_group_split_the_partitions(transport: TransportEnv) -> None:
+    names = transport.topics(raw=4)
+    a = transport.broker.consumer(transport.group("g"))
+    b = transport.broker.consumer(transport.group("g"))
+    a.subscribe([names["raw"]])
+    b.subscribe([names["raw"]])
+
+    def both() -> None:
+        a.poll(0.1, 10)
+        b.poll(0.1, 10)
+
+    wait_until(lambda: len(a.assignment()) + len(b.assignment()) == 4 and a.assignment() and b.assignment(),
+               step=both, what="both members assigned")
+    assert not set(a.assignment()) & set(b.assignment())
+    assert {p for _, p in a.assignment() + b.assignment()} == {0, 1, 2, 3}
+    a.close()
+    b.close()
+
+
+# -- the stage worker ------------------------------------------------------------
+def test_processor_worker_moves_every_article_and_commits_after_producing(transport: TransportEnv) -> None:
+    names = transport.topics(raw=3, out=3, dlq=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(30)])
+    w = _worker(transport, names, processor=Upper(), output_topic=names["out"])
+    counters = w.run(once=True)
+    w.close()
+    assert counters.consumed == 30 and counters.produced == 30 and counters.dead_lettered == 0
+    c = transport.broker.consumer(transport.group("check"))
+    c.subscribe([names["out"]])
+    out = poll_all(c, 30)
+    c.close()
+    assert sorted(m.key for m in out) == sorted(a.id.encode() for a in map(art, range(30)))
+    assert all(Article.from_json(m.value).title.isupper() for m in out)
+    # a second worker in the same group finds nothing left: everything was committed
+    again = _worker(transport, names, processor=Upper(), output_topic=names["out"])
+    assert again.run(once=True).consumed == 0
+    again.close()
+
+
+def test_poison_messages_go_to_the_dlq_with_headers_and_the_stream_continues(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, out=1, dlq=1)
+    p = transport.broker.producer()
+    p.produce(names["raw"], art(0).to_bytes(), key=b"a0000")
+    p.produce(names["raw"], b"\xff\xfe not json", key=b"garbage")
+    p.produce(names["raw"], b'{"schema_version": 99, "id": "future"}', key=b"future")
+    p.produce(names["raw"], art(3, "permanent failure").to_bytes(), key=b"a0003")
+    p.produce(names["raw"], art(4, "flaky forever").to_bytes(), key=b"a0004")
+    p.produce(names["raw"], art(5).to_bytes(), key=b"a0005")
+    p.flush()
+    proc = Upper(flaky_failures=100)
+    w = _worker(transport, names, processor=proc, output_topic=names["out"], max_retries=2)
+    counters = w.run(once=True)
+    w.close()
+    assert counters.dead_lettered == 4 and counters.produced == 2
+    assert proc.calls["a0004"] == 3  # 1 try + 2 retries, then the DLQ
+    dead = poll_all(_subscribed(transport, names["dlq"]), 4)
+    by_key = {m.key: m for m in dead}
+    assert set(by_key) == {b"garbage", b"future", b"a0003", b"a0004"}
+    assert by_key[b"garbage"].value == b"\xff\xfe not json"  # original bytes, untouched
+    assert "ContractError" in by_key[b"garbage"].header(H_ERROR)
+    assert "newer" in by_key[b"future"].header(H_ERROR)
+    assert "PermanentError" in by_key[b"a0003"].header(H_ERROR)
+    assert by_key[b"a0004"].header(H_ATTEMPTS) == "3"
+    assert by_key[b"a0004"].header(H_TOPIC) == names["raw"]
+    assert by_key[b"a0004"].header(H_OFFSET) == "4"
+    assert by_key[b"a0004"].header(H_STAGE) == "test"
+    out = poll_all(_subscribed(transport, names["out"]), 2)
+    assert sorted(m.key for m in out) == [b"a0000", b"a0005"]
+
+
+def test_transient_failures_are_retried_not_dead_lettered(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, out=1, dlq=1)
+    produce(transport.broker, names["raw"], [art(1, "flaky once")])
+    w = _worker(transport, names, processor=Upper(flaky_failures=2), output_topic=names["out"], max_retries=2)
+    counters = w.run(once=True)
+    w.close()
+    assert counters.produced == 1 and counters.dead_lettered == 0 and counters.retries == 2
+
+
+def test_replayed_dlq_message_goes_back_to_its_origin(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, out=1, dlq=1)
+    produce(transport.broker, names["raw"], [art(1, "permanent until fixed")])
+    w = _worker(transport, names, processor=Upper(), output_topic=names["out"])
+    w.run(once=True)
+    w.close()
+    dead = poll_all(_subscribed(transport, names["dlq"]), 1)
+    p = transport.broker.producer()
+    assert replay(p, dead[0]) == names["raw"]
+    p.flush()
+    raw = poll_all(_subscribed(transport, names["raw"]), 2)
+    assert raw[-1].value == dead[0].value and raw[-1].key == b"a0001"
+    assert not any(k.startswith("nw-error") for k, _ in raw[-1].headers)
+
+
+def test_sink_poison_is_isolated_by_bisection(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, dlq=1)
+    arts = [art(i, "poison pill" if i == 7 else None) for i in range(20)]
+    produce(transport.broker, names["raw"], arts)
+    sink = RecordingSink()
+    w = _worker(transport, names, sink=sink, batch_size=20, max_retries=1)
+    counters = w.run(once=True)
+    w.close()
+    assert set(sink.docs) == {a.id for a in arts} - {"a0007"}
+    assert counters.dead_lettered == 1
+    dead = poll_all(_subscribed(transport, names["dlq"]), 1)
+    assert dead[0].key == b"a0007" and "mapping error" in dead[0].header(H_ERROR)
+
+
+def test_sink_outage_dead_letters_nothing_and_commits_nothing(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, dlq=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(5)])
+    sink = RecordingSink()
+    sink.down = True
+    w = _worker(transport, names, sink=sink, max_retries=1)
+    wait_until(lambda: w.counters.redelivered_batches >= 2, step=w.step, what="two failed attempts")
+    assert w.counters.dead_lettered == 0 and not sink.docs
+    sink.down = False  # the sink comes back: the same batch is read again and written
+    wait_until(lambda: len(sink.docs) == 5, step=w.step, what="recovery")
+    w.close()
+    assert w.counters.dead_lettered == 0
+
+
+class FlakyFlushBroker:
+    """Wraps a broker: the first *n* producer flushes raise (as a broker
+    outage would) after sending -- outputs may or may not have landed."""
+
+    def __init__(self, inner: Broker, n: int) -> None:
+        self.inner, self.n, self.name = inner, n, inner.name
+
+    def producer(self):
+        inner, outer = self.inner.producer(), self
+
+        class P:
+            def produce(self, *a, **kw):
+                inner.produce(*a, **kw)
+
+            def flush(self, timeout=None):
+                inner.flush(timeout)
+                if outer.n > 0:
+                    outer.n -= 1
+                    raise TransportError("injected: not acknowledged")
+
+            def close(self):
+                inner.close()
+
+        return P()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_output_not_acknowledged_means_input_not_committed(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, out=1, dlq=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(10)])
+    w = StageWorker(FlakyFlushBroker(transport.broker, 1), stage="test", group_id=transport.group("w"),  # type: ignore[arg-type]
+                    input_topic=names["raw"], dlq_topic=names["dlq"], processor=Upper(),
+                    output_topic=names["out"], backoff=0.01, poll_timeout=0.2)
+    counters = w.run(once=True)
+    w.close()
+    assert counters.redelivered_batches == 1
+    out = poll_all(_subscribed(transport, names["out"]), 10)
+    assert {m.key for m in out} == {a.id.encode() for a in map(art, range(10))}  # at least once
+
+
+def test_stop_finishes_the_batch_and_commits(transport: TransportEnv) -> None:
+    names = transport.topics(raw=2, out=2, dlq=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(40)])
+    w = _worker(transport, names, processor=Upper(), output_topic=names["out"], batch_size=5)
+    wait_until(lambda: w.counters.batches >= 1, step=w.step, what="a first batch")
+    w.stop()
+    counters = w.run()  # returns at once: stop requested
+    w.close()
+    done = counters.consumed
+    rest = _worker(transport, names, processor=Upper(), output_topic=names["out"])
+    assert rest.run(once=True).consumed == 40 - done  # nothing processed twice, nothing skipped
+    rest.close()
+
+
+def test_two_workers_in_a_group_process_everything_once_between_them(transport: TransportEnv) -> None:
+    names = transport.topics(raw=4, out=4, dlq=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(200)])
+    sinks = [RecordingSink(), RecordingSink()]
+    workers = [_worker(transport, names, sink=s, batch_size=10) for s in sinks]
+    threads = [threading.Thread(target=w.run, kwargs={"idle_exit": 3.0}) for w in workers]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(WAIT * 2)
+    for w in workers:
+        w.close()
+    ids = [i for s in sinks for i in s.docs]
+    assert sorted(set(ids)) == sorted(a.id for a in map(art, range(200)))
+
+
+def test_ownership_splits_keys_between_members(transport: TransportEnv) -> None:
+    names = transport.topics(feeds=6)
+    owned: dict[str, set[int]] = {"a": set(), "b": set()}
+
+    def tracker(name: str):
+        def on_change(parts: set[int], n: int) -> None:
+            assert n == 6
+            owned[name] = parts
+        return on_change
+
+    a = PartitionOwnership(transport.broker, transport.group("ingest"), names["feeds"], tracker("a"))
+    b = PartitionOwnership(transport.broker, transport.group("ingest"), names["feeds"], tracker("b"))
+
+    def both() -> None:
+        a.poll(0.1)
+        b.poll(0.1)
+
+    wait_until(lambda: owned["a"] and owned["b"] and len(owned["a"] | owned["b"]) == 6, step=both,
+               what="both owners assigned")
+    assert not owned["a"] & owned["b"]
+    b.close()  # b leaves: a takes every partition
+    wait_until(lambda: owned["a"] == set(range(6)), step=lambda: a.poll(0.2), what="a owning everything")
+    a.close()
+
+
+def _subscribed(t: TransportEnv, topic: str):
+    c = t.broker.consumer(t.group("reader-" + uuid.uuid4().hex[:6]))
+    c.subscribe([topic])
+    return c
