@@ -73,8 +73,17 @@ class Fingerprint:
 
 
 def minhash(tokens: list[str]) -> bytes:
-    shingles = {" ".join(tokens[i:i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
-    x = np.fromiter((zlib.crc32(s.encode("utf-8")) for s in shingles), dtype=np.uint64, count=len(shingles))
+    """MinHash signature of the set of SHINGLE-word shingles of *tokens*.
+    Each token is hashed once; shingle hashes are combined in numpy."""
+    th = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens))
+    if len(th) >= SHINGLE:
+        x = th[:1 - SHINGLE] * np.uint64(1000003)
+        for k in range(1, SHINGLE):
+            stop = len(th) - SHINGLE + 1 + k
+            x = (x + th[k:stop]) * np.uint64(1000003) & np.uint64(0xFFFFFFFF)
+    else:
+        x = th
+    x = np.unique(x)
     # (a*x + b) mod p for every permutation at once; a < 2**31, x < 2**32: no overflow
     hashed = (np.outer(_A, x) + _B[:, None]) % _PRIME
     return hashed.min(axis=1).astype(np.uint32).tobytes()

@@ -138,9 +138,23 @@ def _resolve(cluster: list[_Candidate]) -> list[_Candidate]:
     return kept
 
 
-def _has_any(window: str, keys: tuple[str, ...]) -> bool:
-    padded = f" {window} "
-    return any(f" {k} " in padded for k in keys)
+class _Terms:
+    """Context terms split for speed: one-word terms by set lookup, the few
+    multi-word ones by substring search."""
+
+    __slots__ = ("words", "phrases")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.words = frozenset(k for k in keys if " " not in k)
+        self.phrases = tuple(f" {k} " for k in keys if " " in k)
+
+    def found_in(self, window: str) -> bool:
+        if not self.words.isdisjoint(window.split(" ")):
+            return True
+        if self.phrases:
+            padded = f" {window} "
+            return any(p in padded for p in self.phrases)
+        return False
 
 
 class EntityTagger:
@@ -159,7 +173,8 @@ class EntityTagger:
         self._empty = not by_key
         if not self._empty:
             self.automaton.make_automaton()
-        self._order = {e.id: i for i, e in enumerate(entities)}
+        self._require = [_Terms(a.require) for a in self.aliases]
+        self._exclude = [_Terms(a.exclude) for a in self.aliases]
 
     def tag_article(self, article: Article) -> list[EntityTag]:
         return self.tag({f: getattr(article, f) or "" for f in FIELDS})
@@ -198,9 +213,9 @@ class EntityTagger:
                     window = f"{text[max(0, fs - a.window):fs]} {text[fe:fe + a.window]}"
                     if extra:
                         window = f"{window} {extra}"
-                    if a.exclude and _has_any(window, a.exclude):
+                    if a.exclude and self._exclude[i].found_in(window):
                         continue
-                    if a.require and not _has_any(window, a.require):
+                    if a.require and not self._require[i].found_in(window):
                         state = "pending"
                 out.append(_Candidate(a, field, fs, fe, start, stop, state))
         return out
