@@ -54,7 +54,7 @@ def snippet(article: Article, node: Node, *, width: int = 220, extra_words: set[
         return tok in words or any(g.match(tok) for g in globs)
 
     for text in (article.summary, article.content, article.title):
-        if not text:
+        if not text or not (words or globs):  # entity/date-only queries: the lead will do
             continue
         spans = [(s, e) for s, e, tok in token_spans(text) if hit(tok)]
         if spans:
