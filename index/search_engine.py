@@ -610,10 +610,12 @@ class SearchEngineIndex:
                     if (a := article_from_source(h["_source"].get("article") or {})) is not None]
         if not articles:
             return 0, 0
+        report = self.write_report(articles)  # refused again -> parked again (same id)
+        still = {aid for aid, _ in report.parked}
         for a in articles:
-            self.request("DELETE", f"/{self.names.failed}/_doc/{a.id}", ok=(404,))
-        report = self.write_report(articles)
-        return report.written, len(report.parked)
+            if a.id not in still:
+                self.request("DELETE", f"/{self.names.failed}/_doc/{a.id}", params={"refresh": "true"}, ok=(404,))
+        return report.written, len(still)
 
     # -- feed health -----------------------------------------------------------
     def write_feed_health(self, rows: Sequence[dict[str, Any]], now: datetime | None = None) -> int:
