@@ -294,3 +294,52 @@ def test_scheduler_polls_and_stops_gracefully(server, tmp_path):
     assert server.hits() == hits  # nothing polls after stop()
     assert ing.stats()["counters"]["polls"] >= 4
     ing.close()
+
+
+def test_connect_time_guard_blocks_even_without_precheck(server, tmp_path):
+    """The transport itself refuses private addresses (DNS-rebinding defence),
+    independent of the pre-request URL check."""
+    from newswatch.ingest.fetcher import Fetcher
+    from newswatch.ingest.netguard import RefusedHost
+
+    url = server.add("/rss", (FIX / "rss20.xml").read_bytes())
+    fx = Fetcher(settings_for(tmp_path, allow_private_hosts=""))
+    with pytest.raises(RefusedHost):
+        fx.client.get(url)  # straight to httpx: no check_url on this path
+    assert server.hits() == 0
+    fx.close()
+    fx = Fetcher(settings_for(tmp_path))  # 127.0.0.1 allowed: the same call connects
+    assert fx.client.get(url).status_code == 200 and server.hits() == 1
+    fx.close()
+
+
+def test_cli_feeds_check_and_list(server, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from newswatch.cli_feeds import feeds as feeds_group
+
+    good = server.add("/rss", (FIX / "rss20.xml").read_bytes(), etag='"e1"')
+    home = server.add("/home", (FIX / "page.html").read_bytes(), content_type="text/html")
+    (tmp_path / "feeds.yaml").write_text(f"feeds:\n  - {{id: local, url: '{good}'}}\n")
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("NEWSWATCH_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+
+    r = runner.invoke(feeds_group, ["check", good])
+    assert r.exit_code == 1 and "refused_private" in r.output and server.hits() == 0
+    r = runner.invoke(feeds_group, ["check", "--allow-private", good])
+    assert r.exit_code == 0, r.output
+    assert "Example World News" in r.output and "Entries:      6" in r.output and '"e1"' in r.output
+    assert "Talks resume in Geneva" in r.output
+    r = runner.invoke(feeds_group, ["check", "--allow-private", home])
+    assert r.exit_code == 1 and "HTML page" in r.output and server.url("/feeds/world.xml") in r.output
+
+    monkeypatch.setenv("NEWSWATCH_ALLOW_PRIVATE_HOSTS", "127.0.0.1")
+    from newswatch.ingest import build_ingester
+    from newswatch.pipeline.settings import load_settings
+
+    ing = build_ingester(load_settings(), lambda batch: None)
+    ing.poll_all()
+    ing.close()
+    r = runner.invoke(feeds_group, ["list"])
+    assert r.exit_code == 0 and "local" in r.output and " ok " in r.output
