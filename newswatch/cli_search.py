@@ -216,14 +216,27 @@ def stats_command(feed_health: FeedHealth | None = None) -> click.Command:
             _table("Per language", s.per_language, ("language", "articles")),
         ]
         if health is not None:
-            keys: list[str] = []
-            for row in health:
-                keys.extend(k for k in row if k not in keys)
-            blocks.append(_table("Feed health", [tuple(row.get(k, "") for k in keys) for row in health],
-                                 tuple(keys)))
+            # the columns a person scans; --json has every field
+            keys = [k for k in _HEALTH_COLUMNS if any(k in row for row in health)]
+            rows = [tuple(_short(row.get(k)) for k in keys) for row in health]
+            blocks.append(_table("Feed health", rows, tuple(keys)))
         click.echo("\n\n".join(blocks))
 
     return stats
+
+
+_HEALTH_COLUMNS = ("feed_id", "health", "last_success", "consecutive_errors", "items_last_poll",
+                   "items_total", "last_error")
+
+
+def _short(value: Any) -> str:
+    """Table cell: timestamps to the minute, long errors cut."""
+    if value is None:
+        return "-"
+    text = str(value)
+    if len(text) >= 16 and text[4:5] == "-" and text[10:11] == "T":
+        return text[:16].replace("T", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 stats = stats_command()
