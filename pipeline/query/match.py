@@ -60,7 +60,7 @@ class DocView:
 
     def fields(self, name: str) -> Iterable[dict[str, list[int]]]:
         if name == "text":
-            return (self.positions[f] for f in BODY_FIELDS)
+            return [self.positions[f] for f in BODY_FIELDS]
         return (self.positions[name],)
 
     def vocab(self, name: str) -> frozenset[str]:
@@ -89,8 +89,14 @@ def _phrase_at(pos: dict[str, list[int]], tokens: tuple[str, ...]) -> bool:
     lists = [pos.get(t) for t in tokens]
     if not all(lists):
         return False
-    rest = [set(p) for p in lists[1:]]  # type: ignore[arg-type]
-    return any(all(start + k + 1 in s for k, s in enumerate(rest)) for start in lists[0])  # type: ignore[union-attr]
+    # candidate starts: positions of the first token whose successor is the
+    # second token, narrowed token by token (set intersections run in C)
+    starts = set(lists[0])  # type: ignore[arg-type]
+    for k, p in enumerate(lists[1:], 1):
+        starts.intersection_update([i - k for i in p])  # type: ignore[union-attr]
+        if not starts:
+            return False
+    return True
 
 
 def _near(pos: dict[str, list[int]], tokens: tuple[str, ...], slop: int) -> bool:
@@ -119,6 +125,35 @@ def _near(pos: dict[str, list[int]], tokens: tuple[str, ...], slop: int) -> bool
     return False
 
 
+def _all_of(preds: list[Predicate]) -> Predicate:
+    # plain closures, not all(genexpr): thousands of rules run per article
+    if len(preds) == 2:
+        a, b = preds
+        return lambda d: a(d) and b(d)
+
+    def all_of(d: DocView) -> bool:
+        for p in preds:
+            if not p(d):
+                return False
+        return True
+
+    return all_of
+
+
+def _any_of(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 2:
+        a, b = preds
+        return lambda d: a(d) or b(d)
+
+    def any_of(d: DocView) -> bool:
+        for p in preds:
+            if p(d):
+                return True
+        return False
+
+    return any_of
+
+
 def compile_node(node: Node) -> Predicate:
     if isinstance(node, Term):
         f, tok = node.field, node.token
@@ -126,13 +161,23 @@ def compile_node(node: Node) -> Predicate:
             rx = _glob(tok)
             return lambda d: any(rx.match(t) for t in d.vocab(f))
         if f == "text":
-            return lambda d: any(tok in p for p in d.positions.values())
+            return lambda d: tok in d.vocab("text")
         return lambda d: tok in d.positions[f]
     if isinstance(node, Phrase):
         f, toks, slop = node.field, node.tokens, node.slop
-        if slop:
-            return lambda d: any(_near(p, toks, slop) for p in d.fields(f))
-        return lambda d: any(_phrase_at(p, toks) for p in d.fields(f))
+        check = (lambda p: _near(p, toks, slop)) if slop else (lambda p: _phrase_at(p, toks))
+        distinct = frozenset(toks)
+
+        def phrase(d: DocView) -> bool:
+            # most phrases fail on a missing word: one set test, not per field
+            if not distinct <= d.vocab(f):
+                return False
+            for p in d.fields(f):
+                if check(p):
+                    return True
+            return False
+
+        return phrase
     if isinstance(node, FieldTerm):
         f, v = node.field, node.value
         if node.wildcard:
@@ -151,11 +196,9 @@ def compile_node(node: Node) -> Predicate:
             return True
         return in_range
     if isinstance(node, And):
-        preds = [compile_node(c) for c in node.children]
-        return lambda d: all(p(d) for p in preds)
+        return _all_of([compile_node(c) for c in node.children])
     if isinstance(node, Or):
-        preds = [compile_node(c) for c in node.children]
-        return lambda d: any(p(d) for p in preds)
+        return _any_of([compile_node(c) for c in node.children])
     if isinstance(node, Not):
         pred = compile_node(node.child)
         return lambda d: not pred(d)
@@ -211,34 +254,43 @@ class RuleIndex:
     pre-filter only skips rules that would have evaluated to False."""
 
     def __init__(self) -> None:
-        self._by_key: dict[tuple[str, str], list[str]] = defaultdict(list)
+        # word anchors and keyword anchors apart, so candidates() can
+        # intersect the article's vocabulary with the anchors in C instead of
+        # building a key tuple per distinct word
+        self._by_token: dict[str, list[str]] = defaultdict(list)
+        self._by_keyword: dict[tuple[str, str], list[str]] = defaultdict(list)
         self._always: list[str] = []
         self.matchers: dict[str, Matcher] = {}
+        self._predicates: dict[str, Predicate] = {}
 
     def add(self, rule_id: str, node: Node) -> None:
-        self.matchers[rule_id] = compile_query(node)
+        self.matchers[rule_id] = m = compile_query(node)
+        self._predicates[rule_id] = m.predicate
         keys = required_terms(node)
         if keys is None:
             self._always.append(rule_id)
         else:
-            for k in keys:
-                self._by_key[k].append(rule_id)
+            for field_name, value in keys:
+                if field_name == "tok":
+                    self._by_token[value].append(rule_id)
+                else:
+                    self._by_keyword[(field_name, value)].append(rule_id)
 
     def __len__(self) -> int:
         return len(self.matchers)
 
     def candidates(self, doc: DocView) -> list[str]:
-        seen: set[str] = set()
-        out: list[str] = []
-        by_key = self._by_key
-        for key in doc.keys():
-            for rid in by_key.get(key, ()):
-                if rid not in seen:
-                    seen.add(rid)
-                    out.append(rid)
-        out.extend(r for r in self._always if r not in seen)
-        return out
+        by_token, by_keyword = self._by_token, self._by_keyword
+        lists = [by_token[t] for t in by_token.keys() & doc.vocab("text")]
+        for f, values in doc.keywords.items():
+            for v in values:
+                rids = by_keyword.get((f, v))
+                if rids:
+                    lists.append(rids)
+        lists.append(self._always)
+        return list(dict.fromkeys(rid for rids in lists for rid in rids))
 
     def match(self, doc: DocView) -> list[str]:
         """Ids of all rules the document matches."""
-        return [rid for rid in self.candidates(doc) if self.matchers[rid].matches(doc)]
+        preds = self._predicates
+        return [rid for rid in self.candidates(doc) if preds[rid](doc)]
