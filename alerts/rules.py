@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +33,13 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@lru_cache(maxsize=None)
+def _parse(query: str) -> Node:
+    """Parsed once per distinct query: validation and matching share it
+    (luqum is the slow part of loading thousands of rules)."""
+    return parse_query(query)
 
 
 def _err(kind: str, message: str) -> PydanticCustomError:
@@ -141,7 +148,7 @@ class AlertRule(_Strict):
     @classmethod
     def _query(cls, v: str) -> str:
         try:
-            parse_query(v)
+            _parse(v)
         except QueryError as exc:
             raise _err("query", f"{exc} (example: entity:mek AND (Albania OR \"Camp Ashraf\"))") from None
         return v
@@ -179,7 +186,7 @@ class AlertRule(_Strict):
     # -- derived (cached: rules are frozen) ----------------------------------
     @cached_property
     def node(self) -> Node:
-        return parse_query(self.query)
+        return _parse(self.query)
 
     @property
     def title(self) -> str:
