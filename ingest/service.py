@@ -40,6 +40,16 @@ EMIT_FAILED = "emit_failed"
 ALLOW_ALL = "0.0.0.0/0,::/0"
 
 
+class Counters(Counter):
+    """Ingest counters, readable as ``counters["polls"]`` or ``counters.polls``
+    (polls, errors, items_emitted, entries_skipped, status.<status>)."""
+
+    def __getattr__(self, name: str) -> int:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+
 @dataclass
 class PollReport:
     feed_id: str
@@ -169,7 +179,7 @@ class Ingester:
         self._emit_lock = threading.Lock()
         self._feed_locks: dict[str, threading.Lock] = {f: threading.Lock() for f in self.feeds}
         self._counter_lock = threading.Lock()
-        self.counters: Counter[str] = Counter()
+        self.counters = Counters()
         self._scheduler: FeedScheduler | None = None
 
     # -- one poll ----------------------------------------------------------
