@@ -45,7 +45,8 @@ class Ledger(Protocol):
 
     def sent_times(self, rule_id: str, channel: str, recipient: str, since: datetime) -> list[datetime]:
         """When each message to this recipient for this rule was accepted,
-        since *since* (one entry per message, for throttling)."""
+        strictly after *since* (one entry per message, oldest first), for
+        throttling: a message sent at t stops counting at t + window."""
         ...
 
     def alerted(self, rule_id: str, story_ids: Iterable[str]) -> set[str]:

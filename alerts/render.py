@@ -9,6 +9,7 @@ resend after a crash carries the same id, and mail clients fold the copies.
 
 from __future__ import annotations
 
+import email.policy
 import html
 import re
 from collections import defaultdict
@@ -25,6 +26,10 @@ from newswatch.pipeline.urls import stable_id
 from newswatch.alerts.items import AlertItem
 from newswatch.alerts.rules import AlertRule
 
+# RFC 5322's hard line limit instead of the 78-column fold: CPython's folder
+# otherwise sometimes moves a whole Subject to a continuation line, which
+# readers then show with a leading space.  Subjects are capped at 200 chars.
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
 MAX_LISTED = 100  # stories listed in one email; the rest are counted
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _MARKS = str.maketrans("", "", "\x02\x03")
@@ -170,7 +175,7 @@ def render_email(rule: AlertRule, items: Sequence[AlertItem], *, recipient: str,
                  tz: ZoneInfo, digest: bool, now: datetime) -> EmailMessage:
     """One email to one recipient: one story, or several grouped by day."""
     items = [_clean(i) for i in items]
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["Subject"] = subject_for(rule, items, digest)
     msg["From"] = sender
     msg["To"] = recipient

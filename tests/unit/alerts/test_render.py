@@ -113,3 +113,12 @@ def test_webhook_is_slack_compatible_and_escaped():
     assert "javascript" not in payload["text"]
     assert [i["story"] for i in payload["items"]] == ["story1", "story2"]
     assert payload["items"][0]["snippet"] == "text about the MEK number 1"
+
+
+def test_long_and_non_latin_subjects_roundtrip_exactly():
+    for title in ["Iranian opposition group gathers in Paris", "نشست شورای ملی مقاومت ایران در حومه پاریس",
+                  "word " * 30]:
+        msg = roundtrip(render_email(RULE, [item(title=title)], recipient="a@example.org",
+                                     sender="nw@example.org", tz=ZoneInfo("UTC"), digest=False, now=NOW))
+        assert msg["Subject"].startswith("[newswatch] MEK watch: ")
+        assert msg["Subject"].split(": ", 1)[1].rstrip("…") in " ".join(title.split())
