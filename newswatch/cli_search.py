@@ -218,6 +218,8 @@ def stats_command(feed_health: FeedHealth | None = None) -> click.Command:
         if health is not None:
             # the columns a person scans; --json has every field
             keys = [k for k in _HEALTH_COLUMNS if any(k in row for row in health)]
+            if not keys:  # a provider with other fields: show them all
+                keys = list(dict.fromkeys(k for row in health for k in row))
             rows = [tuple(_short(row.get(k)) for k in keys) for row in health]
             blocks.append(_table("Feed health", rows, tuple(keys)))
         click.echo("\n\n".join(blocks))
