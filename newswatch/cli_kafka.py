@@ -74,7 +74,7 @@ def setup_kafka(partitions: int | None, feed_partitions: int | None) -> None:
         for topic, n in plan.items():
             have = broker.partitions(topic)
             state = "created" if topic in created else "exists "
-            note = "" if have == n else f" (has {have}; partitions are never reduced)"
+            note = "" if have == n else f" (asked for {n}: an existing topic is left as it is)"
             click.echo(f"{state}  {topic}  partitions {have}{note}")
     except TransportError as exc:
         _fail(exc)

@@ -108,8 +108,14 @@ class KafkaBroker:
         finally:
             admin.close()
 
+    def _plain_consumer(self) -> KafkaConsumer:
+        try:
+            return KafkaConsumer(**self.config, group_id=None, enable_auto_commit=False, request_timeout_ms=15000)
+        except KafkaError as exc:
+            raise TransportError(f"cannot reach Kafka at {describe(self.settings)}: {exc}") from exc
+
     def partitions(self, topic: str) -> int:
-        c = KafkaConsumer(**self.config, group_id=None, enable_auto_commit=False, request_timeout_ms=15000)
+        c = self._plain_consumer()
         try:
             parts = c.partitions_for_topic(topic)
             return len(parts) if parts else 0
@@ -119,7 +125,7 @@ class KafkaBroker:
             c.close()
 
     def read(self, topic: str, *, limit: int | None = None, timeout: float = 5.0) -> list[Message]:
-        c = KafkaConsumer(**self.config, group_id=None, enable_auto_commit=False, request_timeout_ms=15000)
+        c = self._plain_consumer()
         try:
             parts = c.partitions_for_topic(topic) or set()
             tps = [KTP(topic, p) for p in sorted(parts)]
