@@ -114,7 +114,7 @@ class ElasticsearchIndex(SearchEngineIndex):
             major, minor = 0, 0
         if (major, minor) < (7, 10):
             raise SearchEngineError(f"{self.url}: Elasticsearch {version.get('number')} is too old (need 7.10+; 8/9 supported)")
-        log.info("Elasticsearch %s at %s", version.get("number"), self.url)
+        log.debug("Elasticsearch %s at %s", version.get("number"), self.url)
 
     def close(self) -> None:
         self.client.close()

@@ -77,7 +77,7 @@ class OpenSearchIndex(SearchEngineIndex):
         if version.get("distribution") != "opensearch":
             raise SearchEngineError(
                 f"{self.url} is not OpenSearch (Elasticsearch {version.get('number')}?) -- set NEWSWATCH_INDEX=elasticsearch")
-        log.info("OpenSearch %s at %s", version.get("number"), self.url)
+        log.debug("OpenSearch %s at %s", version.get("number"), self.url)
 
     def close(self) -> None:
         self.client.close()

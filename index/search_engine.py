@@ -432,6 +432,7 @@ class SearchEngineIndex:
         # it off in the pipeline, where the engine's refresh interval is fine
         self.refresh = refresh
         self._ready = False
+        self._dirty = False  # written since the last read: refresh first (read-your-writes)
         self.version = ""
 
     # -- transport (adapters) ------------------------------------------------
@@ -550,6 +551,7 @@ class SearchEngineIndex:
             pending = again
             if not pending:
                 break
+        self._dirty = True
         if pending:
             raise IndexWriteError(
                 f"{self.engine}: {len(pending)} of {len(actions)} documents still refused after "
@@ -686,6 +688,9 @@ class SearchEngineIndex:
             after = page[-1]["sort"]
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self._dirty and not self.refresh:
+            self.refresh_all()
+        self._dirty = False
         return self.request("POST", f"/{self.names.articles}/_search", body=body,
                             params={"ignore_unavailable": "true", "allow_no_indices": "true"})
 
@@ -710,6 +715,9 @@ class SearchEngineIndex:
 
     def count(self) -> int:
         self.ensure_setup()
+        if self._dirty and not self.refresh:
+            self.refresh_all()
+        self._dirty = False
         resp = self.request("POST", f"/{self.names.articles}/_count",
                             params={"ignore_unavailable": "true", "allow_no_indices": "true"})
         return int(resp.get("count", 0))
