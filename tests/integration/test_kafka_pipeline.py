@@ -140,12 +140,16 @@ def test_kill_minus_9_enrich_worker_mid_stream_loses_and_duplicates_nothing(tmp_
 
 
 def test_broker_restart_mid_stream_loses_and_duplicates_nothing(tmp_path) -> None:
+    at = {}
+
     def restart_broker(cluster: Cluster) -> None:
+        at["enriched"] = cluster.end_offsets(cluster.settings.kafka_topic_enriched)
         out = subprocess.run([str(REPO / "scripts" / "services"), "restart", "kafka"], capture_output=True,
                              text=True, timeout=300)
         assert out.returncode == 0, out.stderr
 
     cluster, articles, expected, codes = _stream_then_disrupt(tmp_path, restart_broker, n=450, rate=100.0)
+    assert at["enriched"] < len(articles), "the restart must happen mid-stream"
     assert all(c == 0 for c in codes.values()), (codes, cluster.logs())
     _assert_nothing_lost_nothing_twice(cluster, articles, expected)
 
