@@ -43,10 +43,37 @@ def fold(text: str) -> str:
     return _fold_cached(text) if len(text) < 64 else _fold(text)
 
 
+class _CombiningMarks(dict):
+    """``str.translate`` table deleting combining marks (canonical combining
+    class != 0), filled on first sight of each code point: after warm-up the
+    stripping runs in C instead of a Python loop over every character."""
+
+    LIMIT = 65536  # hostile text may use every code point: stop remembering
+
+    def __missing__(self, cp: int) -> int | None:
+        out = None if unicodedata.combining(chr(cp)) else cp
+        if len(self) < self.LIMIT:
+            self[cp] = out
+        return out
+
+
+_STRIP_COMBINING = _CombiningMarks()
+
+
 def _fold_run(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.translate(_LETTER_FOLD))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = decomposed.translate(_STRIP_COMBINING)
     return unicodedata.normalize("NFC", stripped).casefold().translate(_LETTER_FOLD)
+
+
+# Non-ASCII runs between ASCII characters are mostly whole words (Persian,
+# Arabic, Cyrillic) or single accented letters (French, German): they repeat.
+# Long runs (CJK prose has no spaces) are not worth keeping.
+_fold_short_run = lru_cache(maxsize=65536)(_fold_run)
+
+
+def _fold_run_cached(run: str) -> str:
+    return _fold_short_run(run) if len(run) <= 40 else _fold_run(run)
 
 
 _RUNS_RE = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
@@ -59,7 +86,7 @@ def _fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     return "".join(
-        run.lower() if run[0] < "\x80" else _fold_run(run) for run in _RUNS_RE.findall(text)
+        run.lower() if run[0] < "\x80" else _fold_run_cached(run) for run in _RUNS_RE.findall(text)
     )
 
 
@@ -84,7 +111,7 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
             origin.extend(range(pos, pos + len(run)))
         else:
             for i, ch in enumerate(run, pos):
-                f = _fold_run(ch)
+                f = _fold_run_cached(ch)
                 out.append(f)
                 origin.extend([i] * len(f))
         pos += len(run)
