@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from newswatch.pipeline.article import Article
 from newswatch.pipeline.quarantine import Quarantine
 from newswatch.pipeline.settings import Settings
 from newswatch.pipeline.transport.inline import InlinePipeline
@@ -38,8 +37,24 @@ class Embedded:
         self.pipeline.close()
 
 
-def build_embedded(settings: Settings, *, feeds: Sequence[Any] | None = None) -> Embedded:
+def build_alert_stage(settings: Settings, index: Any | None = None) -> Any:
+    """The alerts sink with the ledger that fits the index: SQLite in the data
+    dir for the embedded index, the search engine itself otherwise, so several
+    alert workers share one atomic (rule, story) ledger."""
     from newswatch.alerts import build_alerts
+
+    if settings.index == "sqlite":
+        return build_alerts(settings)
+    from newswatch.alerts.ledger_search import SearchLedger
+
+    if index is None:
+        from newswatch.index import open_index
+
+        index = open_index(settings)
+    return build_alerts(settings, ledger=SearchLedger(index, prefix=settings.search_index_prefix))
+
+
+def build_embedded(settings: Settings, *, feeds: Sequence[Any] | None = None) -> Embedded:
     from newswatch.enrich import build_enricher
     from newswatch.index import open_index
     from newswatch.ingest import build_ingester, load_feeds
@@ -48,7 +63,7 @@ def build_embedded(settings: Settings, *, feeds: Sequence[Any] | None = None) ->
     feeds = list(feeds) if feeds is not None else load_feeds(settings.config_dir)
     enricher = build_enricher(settings)
     index = open_index(settings)
-    alerts = build_alerts(settings)
+    alerts = build_alert_stage(settings, index)
     pipeline = InlinePipeline(enricher, [index, alerts], Quarantine(settings.data_dir / "quarantine.jsonl"))
     ingester = build_ingester(settings, pipeline, feeds=feeds)
     return Embedded(settings, ingester, enricher, index, alerts, pipeline)
@@ -90,6 +105,7 @@ def run_forever(app: Embedded, *, status_every: float = 10.0, tick_every: float 
                     app.alerts.tick()
                 except Exception:
                     log.exception("alert tick failed")
+                publish_feed_health(app)
             if now - last_status >= status_every:
                 last_status = now
                 if tty:
@@ -108,8 +124,22 @@ def run_forever(app: Embedded, *, status_every: float = 10.0, tick_every: float 
         log.info("stopped cleanly: %s", status_line(app))
 
 
-def run_once(app: Embedded) -> list[Article]:
+def publish_feed_health(app: Embedded) -> None:
+    """Search-engine indexes keep feed-health documents for the dashboard, so
+    a feed that works but yields nothing shows up there."""
+    write = getattr(app.index, "write_feed_health", None)
+    if write is None:
+        return
+    from newswatch.ingest import feed_health
+
+    try:
+        write(feed_health(app.settings))
+    except Exception as exc:  # the dashboard lags; the pipeline goes on
+        log.warning("could not index feed health: %s", exc)
+
+
+def run_once(app: Embedded) -> None:
     """Poll every feed once, process everything, deliver due alerts."""
     app.ingester.poll_all()
     app.alerts.tick()
-    return []
+    publish_feed_health(app)
