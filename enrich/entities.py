@@ -56,6 +56,17 @@ def _fold_char(ch: str) -> str:
     return "".join(c if c.isalnum() else " " for c in fold(ch))
 
 
+def _fold_run(run: str) -> tuple[str, bool]:
+    """A non-ASCII run folded char by char, and whether every char folded to
+    exactly one (then the run maps back linearly, like an ASCII run)."""
+    folded = [_fold_char(ch) for ch in run]
+    return "".join(folded), all(len(f) == 1 for f in folded)
+
+
+# runs are mostly words (Persian, Arabic, Cyrillic) or accented letters: they repeat
+_fold_short_run = lru_cache(maxsize=65536)(_fold_run)
+
+
 class MatchText:
     """A field's matching form plus the map back to original offsets.
 
@@ -78,7 +89,11 @@ class MatchText:
         for m in _RUNS.finditer(original):
             run, o = m.group(), m.start()
             if run[0] < "\x80":
-                parts.append(run.translate(_ASCII_TABLE))
+                folded, single = run.translate(_ASCII_TABLE), True
+            else:
+                folded, single = _fold_short_run(run) if len(run) <= 40 else _fold_run(run)
+            if single:  # one char per char: one linear segment (or the current one extended)
+                parts.append(folded)
                 if not (linear and linear[-1] and ostarts[-1] + (fpos - fstarts[-1]) == o):
                     fstarts.append(fpos); ostarts.append(o); linear.append(True)
                 fpos += len(run)
