@@ -27,7 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from newswatch.pipeline.article import Article
-from newswatch.pipeline.text import WORD_RE, fold
+from newswatch.pipeline.text import tokens
 from newswatch.pipeline.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -108,9 +108,9 @@ def similarity(sig_a: bytes, sig_b: bytes) -> float:
 
 
 def fingerprint(article: Article) -> Fingerprint:
-    title = WORD_RE.findall(fold(article.title))
-    content = WORD_RE.findall(fold(article.content))
-    body = content if len(content) >= MIN_NEAR_WORDS else WORD_RE.findall(fold(article.summary)) + content
+    title = tokens(article.title)
+    content = tokens(article.content)
+    body = content if len(content) >= MIN_NEAR_WORDS else tokens(article.summary) + content
     chash = _sha(" ".join(title) + "\x1f" + " ".join(body))
     bhash = _sha(" ".join(body)) if len(body) >= MIN_BODY_EXACT_WORDS else None
     sig = minhash(body) if len(body) >= MIN_NEAR_WORDS else None

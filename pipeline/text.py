@@ -121,11 +121,25 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
 
 def tokens(text: str) -> list[str]:
     """Folded word tokens of *text*, in order."""
-    return WORD_RE.findall(fold(text))
+    return tokenize_folded(fold(text))
+
+
+# WORD_RE's [^\W_] is exactly str.isalnum(); on ASCII, mapping every other
+# character to a space and splitting is the same split, ~6x faster.
+_ASCII_SPLIT = str.maketrans({chr(i): chr(i) if chr(i).isalnum() else " " for i in range(128)})
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 
 
 def tokenize_folded(folded: str) -> list[str]:
-    return WORD_RE.findall(folded)
+    """``WORD_RE.findall(folded)``, fast on mostly-ASCII text."""
+    if not folded.isascii():
+        # English news still has a few dashes and quotes: those split words
+        # like spaces; any non-ASCII letter or digit takes the regex
+        odd = set(_NON_ASCII_RE.findall(folded))
+        if any(c.isalnum() for c in odd):
+            return WORD_RE.findall(folded)
+        folded = _NON_ASCII_RE.sub(" ", folded)
+    return folded.translate(_ASCII_SPLIT).split()
 
 
 _WS_RE = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
