@@ -177,6 +177,11 @@ import newswatch.cli_search as _cli_search  # noqa: E402  (wiring, after the com
 
 _cli_search.feed_health_provider = _feed_health
 
+import newswatch.cli_kafka as _cli_kafka  # noqa: E402
+from newswatch.cli_kibana import kibana as _kibana  # noqa: E402
+
+_cli_kafka.setup.add_command(_kibana, "kibana")
+
 
 def main() -> None:
     try:

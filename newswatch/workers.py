@@ -83,9 +83,9 @@ def build_stage_worker(stage: str, settings: Settings, broker: Broker, **overrid
 
         common.update(sink=open_index(settings), input_topic=settings.kafka_topic_enriched)
     elif stage == "alerts":
-        from newswatch.alerts import build_alerts
+        from newswatch.app import build_alert_stage
 
-        sink = build_alerts(settings)
+        sink = build_alert_stage(settings)  # the ledger on the search engine when there is one
         common.update(sink=sink, input_topic=settings.kafka_topic_enriched, tick=sink.tick)
     else:
         raise ValueError(f"unknown stage {stage!r} (one of {', '.join(STAGES)})")
@@ -159,21 +159,43 @@ class IngestWorker:
     def stop(self) -> None:
         self.stop_event.set()
 
+    def publish_feed_health(self) -> None:
+        """With a search-engine index, feed-health documents go there for the
+        dashboard (a feed that works but yields nothing must show up)."""
+        if self.settings.index == "sqlite":
+            return
+        from newswatch.index import open_index
+        from newswatch.ingest import feed_health
+
+        try:
+            index = open_index(self.settings)
+            try:
+                index.write_feed_health(feed_health(self.settings))
+            finally:
+                index.close()
+        except Exception as exc:  # the dashboard lags; ingest goes on
+            log.warning("ingest: could not index feed health: %s", exc)
+
     def run(self, *, once: bool = False) -> int:
         """Until stopped; with *once*, poll each owned feed once and return.
         The number of articles produced."""
         self.scheduled = not once
         self.ownership = PartitionOwnership(self.broker, group_id(self.settings, "ingest"),
                                             self.settings.kafka_topic_feeds, self._replan)
+        last_health = 0.0
         try:
             while not self.stop_event.is_set():
                 self.ownership.poll(0.5)
+                if time.monotonic() - last_health > 60 and self.ingester is not None:
+                    last_health = time.monotonic()
+                    self.publish_feed_health()
                 if once and self.ownership.assigned_once:
                     if self.ingester is not None:
                         reports = self.ingester.poll_all()
                         failed = [r for r in reports if not r.ok]
                         log.info("ingest: polled %d feeds once (%d failed), %d articles produced",
                                  len(reports), len(failed), self.emit.produced)
+                        self.publish_feed_health()
                     break
         finally:
             self._drop_ingester()

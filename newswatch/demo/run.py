@@ -25,7 +25,6 @@ def _allow_loopback(settings: Settings) -> Settings:
 
 
 def run_demo(settings: Settings, *, keep_serving: bool = False) -> None:
-    from newswatch import app as appmod
     from newswatch.ingest import FeedConfig
 
     settings = _allow_loopback(settings)
@@ -36,27 +35,19 @@ def run_demo(settings: Settings, *, keep_serving: bool = False) -> None:
             FeedConfig(id=fid, url=server.feed_url(fid), name=spec["name"], interval=300, tags=["demo"])
             for fid, spec in FEEDS.items()
         ]
-        app = appmod.build_embedded(settings, feeds=feeds)
-        echo(f"Serving {len(feeds)} sample feeds at {server.base_url}; data dir {settings.data_dir}")
-        started = time.perf_counter()
-        try:
-            appmod.run_once(app)
-            elapsed = time.perf_counter() - started
-            c = app.pipeline.counters
-            echo(f"Fetched and processed {c.received} new articles in {elapsed:.2f}s "
-                 f"({c.duplicates} marked duplicate, {c.quarantined} quarantined)."
-                 + ("" if c.received else " (All already seen: the data dir has them from an earlier run.)"))
-            _report(app, echo)
-            _report_alerts(app, settings, echo)
-            if keep_serving:
-                echo("Feed server still up; Ctrl-C to stop.")
-                try:
-                    while True:
-                        time.sleep(3600)
-                except KeyboardInterrupt:
-                    pass
-        finally:
-            app.close()
+        echo(f"Serving {len(feeds)} sample feeds at {server.base_url}; data dir {settings.data_dir}; "
+             f"transport {settings.transport}, index {settings.index}")
+        if settings.transport == "kafka":
+            _run_over_kafka(settings, feeds, echo)
+        else:
+            _run_embedded(settings, feeds, echo)
+        if keep_serving:
+            echo("Feed server still up; Ctrl-C to stop.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
     echo("\nTry next:")
     echo("  newswatch search 'entity:mek AND Albania'")
     echo("  newswatch search '\"National Council of Resistance\" OR entity:ncri' --json")
@@ -64,8 +55,46 @@ def run_demo(settings: Settings, *, keep_serving: bool = False) -> None:
     echo("  newswatch stats")
 
 
-def _report(app: "object", echo) -> None:  # type: ignore[type-arg]
-    index = app.index  # type: ignore[attr-defined]
+def _run_embedded(settings: Settings, feeds: list, echo) -> None:  # type: ignore[type-arg]
+    from newswatch import app as appmod
+
+    app = appmod.build_embedded(settings, feeds=feeds)
+    started = time.perf_counter()
+    try:
+        appmod.run_once(app)
+        elapsed = time.perf_counter() - started
+        c = app.pipeline.counters
+        echo(f"Fetched and processed {c.received} new articles in {elapsed:.2f}s "
+             f"({c.duplicates} marked duplicate, {c.quarantined} quarantined)."
+             + ("" if c.received else " (All already seen: the data dir has them from an earlier run.)"))
+        _report(app.index, echo)
+        sent = getattr(getattr(app.alerts, "counters", None), "sent", 0)
+        _report_alerts(sent, settings, echo)
+    finally:
+        app.close()
+
+
+def _run_over_kafka(settings: Settings, feeds: list, echo) -> None:  # type: ignore[type-arg]
+    """Every stage over Kafka, in this process (the demo's feeds exist only
+    here, so no separate ingest worker could poll them)."""
+    from newswatch.index import open_index
+    from newswatch.workers import run_pipeline_once_over_kafka
+
+    result = run_pipeline_once_over_kafka(settings, feeds)
+    echo(f"Over Kafka ({settings.kafka_bootstrap}) in {result['seconds']:.2f}s: "
+         f"{result['ingested']} articles produced to {settings.kafka_topic_raw}")
+    for stage in ("enrich", "index", "alerts"):
+        echo(f"  {stage:7s} {result[stage].line()}")
+    index = open_index(settings)
+    try:
+        _report(index, echo)
+    finally:
+        index.close()
+    echo("Alerts: `newswatch alerts history` lists what the alerts worker sent "
+         f"({'SMTP ' + settings.smtp_host if settings.smtp_host else 'Maildir ' + str(settings.data_dir / 'maildir')}).")
+
+
+def _report(index: "object", echo) -> None:  # type: ignore[type-arg]
     result = index.search(parse_query("feed:demo-*"), limit=50)
     echo(f"\nIndexed sample articles: {result.total}\n")
     for hit in result.hits:
@@ -87,14 +116,9 @@ def _report(app: "object", echo) -> None:  # type: ignore[type-arg]
     echo("")
 
 
-def _report_alerts(app: "object", settings: Settings, echo) -> None:  # type: ignore[type-arg]
-    alerts = app.alerts  # type: ignore[attr-defined]
-    counters = getattr(alerts, "counters", None)
-    sent = getattr(counters, "sent", 0) if counters else 0
+def _report_alerts(sent: int, settings: Settings, echo) -> None:  # type: ignore[type-arg]
     where = (f"SMTP {settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host
              else f"the Maildir {settings.data_dir / 'maildir'} (no SMTP configured)")
     echo(f"Alerts delivered this run: {sent}, through {where}.")
     if not sent:
         echo("(A second run on the same data dir sends nothing new: every story was alerted once.)")
-
-
