@@ -183,10 +183,38 @@ from newswatch.cli_kibana import kibana as _kibana  # noqa: E402
 _cli_kafka.setup.add_command(_kibana, "kibana")
 
 
+# optional dependency -> the extra that installs it
+_EXTRAS = {"kafka": "kafka", "elasticsearch": "elasticsearch", "elastic_transport": "elasticsearch",
+           "opensearchpy": "opensearch", "trafilatura": "fulltext"}
+
+
+def _service_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "a service is unreachable or misconfigured": said in
+    one line, not a traceback (-vv logs the traceback)."""
+    from newswatch.index import BackendUnavailable
+    from newswatch.index.search_engine import SearchEngineError
+    from newswatch.pipeline.transport.broker import TransportError
+
+    return (BackendUnavailable, SearchEngineError, TransportError)
+
+
 def main() -> None:
+    log = logging.getLogger("newswatch")
     try:
         cli(standalone_mode=True)
     except ConfigError as exc:
-        logging.getLogger("newswatch").debug("config error", exc_info=True)
+        log.debug("config error", exc_info=True)
         click.echo(f"config error: {exc}", err=True)
         sys.exit(2)
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in _EXTRAS:
+            raise
+        click.echo(f"error: this needs the optional package {top!r}: pip install 'newswatch[{_EXTRAS[top]}]'", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if not isinstance(exc, _service_errors()):
+            raise
+        log.debug("service error", exc_info=True)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
