@@ -13,7 +13,7 @@ import fnmatch
 from collections.abc import Sequence
 
 from newswatch.pipeline.article import Article
-from newswatch.pipeline.highlight import MARK_END, MARK_START, positive_terms, snippet, token_spans
+from newswatch.pipeline.highlight import snippet
 from newswatch.pipeline.query import DocView, FieldTerm, Node, Not, RuleIndex
 from newswatch.pipeline.query.ast import walk
 from newswatch.pipeline.text import fold, tokens
@@ -78,53 +78,7 @@ def alias_words(article: Article, node: Node) -> set[str]:
 def rule_snippet(article: Article, node: Node, width: int = 220) -> str:
     """The shared snippet (query words marked), plus the matched entity
     aliases marked as whole spans; the lead of the text when nothing is."""
-    words, globs = positive_terms(node)
-    ents = entity_spans(article, node)
-    for field in ("summary", "content", "title"):  # the order highlight.snippet uses
-        text = getattr(article, field) or ""
-        if not text:
-            continue
-        spans = [(s, e) for s, e, tok in token_spans(text) if tok in words or any(g.match(tok) for g in globs)]
-        spans = _merge(spans + ents[field])
-        if spans:
-            return _window(text, spans, width)
-    return snippet(article, node, width=width)
-
-
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for s, e in sorted(spans):
-        if out and s < out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
-def _window(text: str, spans: list[tuple[int, int]], width: int) -> str:
-    """The *width* characters with the most marked spans, marked."""
-    best_i, best_n, j = 0, 0, 0
-    for i, (s, _) in enumerate(spans):
-        while j < len(spans) and spans[j][1] - s <= width:
-            j += 1
-        if j - i > best_n:
-            best_i, best_n = i, j - i
-    first = spans[best_i][0]
-    start = max(0, first - width // 4)
-    while start > 0 and not text[start - 1].isspace() and start > first - width // 4 - 20:
-        start -= 1  # don't start mid-word
-    end = max(min(len(text), start + width), min(len(text), spans[best_i][1]))
-    while end < len(text) and not text[end - 1].isspace() and end < start + width + 20:
-        end += 1  # nor end mid-word
-    out, pos = [], start
-    for s, e in spans:
-        if s < start or e > end:
-            continue
-        out.append(text[pos:s] + MARK_START + text[s:e] + MARK_END)
-        pos = e
-    out.append(text[pos:end])
-    body = " ".join("".join(out).split())
-    return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+    return snippet(article, node, width=width, extra_spans=entity_spans(article, node))
 
 
 def _without_markers(article: Article) -> Article:

@@ -43,9 +43,19 @@ def token_spans(text: str) -> list[tuple[int, int, str]]:
     return [(origin[m.start()], origin[m.end() - 1] + 1, m.group()) for m in WORD_RE.finditer(folded)]
 
 
-def snippet(article: Article, node: Node, *, width: int = 220, extra_words: set[str] | None = None) -> str:
+def snippet(
+    article: Article,
+    node: Node,
+    *,
+    width: int = 220,
+    extra_words: set[str] | None = None,
+    extra_spans: dict[str, list[tuple[int, int]]] | None = None,
+) -> str:
     """The *width*-character window of the article's text with the most query
-    hits, hits wrapped in markers; the lead of the text when nothing matches."""
+    hits, hits wrapped in markers; the lead of the text when nothing matches.
+
+    *extra_spans* (per field, character offsets) are marked too: alerts use
+    them for the entity aliases enrich found, which are not query words."""
     words, globs = positive_terms(node)
     if extra_words:
         words |= extra_words
@@ -53,17 +63,32 @@ def snippet(article: Article, node: Node, *, width: int = 220, extra_words: set[
     def hit(tok: str) -> bool:
         return tok in words or any(g.match(tok) for g in globs)
 
-    for text in (article.summary, article.content, article.title):
-        if not text or not (words or globs):  # entity/date-only queries: the lead will do
+    for field in ("summary", "content", "title"):
+        text = getattr(article, field)
+        if not text:
             continue
-        spans = [(s, e) for s, e, tok in token_spans(text) if hit(tok)]
+        spans = [(s, e) for s, e, tok in token_spans(text) if hit(tok)] if (words or globs) else []
+        if extra_spans:
+            spans = merge_spans(spans + extra_spans.get(field, []))
         if spans:
-            return _window(text, spans, width)
+            return mark_window(text, spans, width)
     lead = article.summary or article.content or article.title
     return _trim(lead, 0, width)
 
 
-def _window(text: str, spans: list[tuple[int, int]], width: int) -> str:
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if out and s < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def mark_window(text: str, spans: list[tuple[int, int]], width: int) -> str:
+    """The *width* characters of *text* with the most of the (sorted,
+    disjoint) *spans*, those spans marked, cut at word boundaries."""
     best_i, best_n, j = 0, 0, 0
     for i, (s, _) in enumerate(spans):
         while j < len(spans) and spans[j][1] - s <= width:
@@ -72,21 +97,20 @@ def _window(text: str, spans: list[tuple[int, int]], width: int) -> str:
             best_i, best_n = i, j - i
     first = spans[best_i][0]
     start = max(0, first - width // 4)
-    # don't start mid-word
     while start > 0 and not text[start - 1].isspace() and start > first - width // 4 - 20:
-        start -= 1
-    end = min(len(text), start + width)
-    out: list[str] = []
-    pos = start
+        start -= 1  # don't start mid-word
+    end = max(min(len(text), start + width), min(len(text), spans[best_i][1]))
+    while end < len(text) and not text[end - 1].isspace() and end < start + width + 20:
+        end += 1  # nor end mid-word
+    out, pos = [], start
     for s, e in spans:
         if s < start or e > end:
             continue
-        out.append(text[pos:s])
-        out.append(MARK_START + text[s:e] + MARK_END)
+        out.append(text[pos:s] + MARK_START + text[s:e] + MARK_END)
         pos = e
     out.append(text[pos:end])
-    body = "".join(out).replace("\n", " ")
-    return ("… " if start > 0 else "") + body.strip() + (" …" if end < len(text) else "")
+    body = " ".join("".join(out).split())
+    return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
 
 
 def _trim(text: str, start: int, width: int) -> str:
