@@ -109,10 +109,12 @@ class TopicTagger:
             return self.index.candidates(doc)
         out: list[str] = []
         seen: set[str] = set()
-        positions, keywords = doc.positions.values(), doc.keywords
+        # every body field's words in one set (built once per view, and the
+        # compiled term rules use the same one)
+        vocab, keywords = doc.vocab("text"), doc.keywords
         for (kind, value), rids in self._anchors.items():
             if kind == "tok":
-                hit = any(value in p for p in positions)
+                hit = value in vocab
             else:
                 hit = value in keywords.get(kind, ())
             if hit:
