@@ -7,6 +7,11 @@ output was lost.  Consumers: explicit commits only (``enable_auto_commit``
 off), ``auto_offset_reset=earliest`` so a new group reads what is already
 there.  SASL/SSL settings are passed through and never logged: only
 :func:`describe` (bootstrap + protocol) is.
+
+Speed: kafka-python checksums (CRC-32C) every record batch it writes and
+every batch it reads; without the ``crc32c`` package (in the ``kafka`` extra)
+it does so in pure Python, which was half of the transport's CPU time -- a
+warning says so once.
 """
 
 from __future__ import annotations
@@ -28,6 +33,23 @@ from newswatch.pipeline.transport.broker import (
 )
 
 log = logging.getLogger(__name__)
+_crc_warned = False
+
+
+def _warn_slow_crc() -> None:
+    """Say once if kafka-python is checksumming in pure Python."""
+    global _crc_warned
+    if _crc_warned:
+        return
+    _crc_warned = True
+    try:
+        from kafka.record import util
+        slow = util._crc32c is util.crc32c_py
+    except (ImportError, AttributeError):  # another kafka-python layout: nothing to say
+        return
+    if slow:
+        log.warning("kafka-python is computing CRC-32C in pure Python (several times slower); "
+                    "install the crc32c package (pip install 'newswatch[kafka]')")
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -69,6 +91,7 @@ class KafkaBroker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.config = client_config(settings)
+        _warn_slow_crc()
 
     def producer(self) -> "KafkaTransportProducer":
         return KafkaTransportProducer(self.config, self.settings)
