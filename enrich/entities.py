@@ -163,8 +163,9 @@ class _Terms:
         self.words = frozenset(k for k in keys if " " not in k)
         self.phrases = tuple(f" {k} " for k in keys if " " in k)
 
-    def found_in(self, window: str) -> bool:
-        if not self.words.isdisjoint(window.split(" ")):
+    def found_in(self, window: str, words: list[str] | None = None) -> bool:
+        """*words*: ``window.split(" ")`` if the caller has it already."""
+        if not self.words.isdisjoint(window.split(" ") if words is None else words):
             return True
         if self.phrases:
             padded = f" {window} "
@@ -218,19 +219,24 @@ class EntityTagger:
             if (fs > 0 and text[fs - 1] != " ") or (fe < n and text[fe] != " "):
                 continue
             start, stop = mt.span(fs, fe)
+            contexts: dict[int, tuple[str, list[str]]] = {}  # window size -> (window, its words)
             for i in ids:
                 a = self.aliases[i]
                 if a.case_sensitive and case_key(original[start:stop]) != a.case_key:
                     continue
                 state = "ok"
                 if a.require or a.exclude:
-                    # the match itself is not its own context (MEK is a context term of NCRI)
-                    window = f"{text[max(0, fs - a.window):fs]} {text[fe:fe + a.window]}"
-                    if extra:
-                        window = f"{window} {extra}"
-                    if a.exclude and self._exclude[i].found_in(window):
+                    ctx = contexts.get(a.window)
+                    if ctx is None:
+                        # the match itself is not its own context (MEK is a context term of NCRI)
+                        window = f"{text[max(0, fs - a.window):fs]} {text[fe:fe + a.window]}"
+                        if extra:
+                            window = f"{window} {extra}"
+                        ctx = contexts[a.window] = (window, window.split(" "))
+                    window, words = ctx
+                    if a.exclude and self._exclude[i].found_in(window, words):
                         continue
-                    if a.require and not self._require[i].found_in(window):
+                    if a.require and not self._require[i].found_in(window, words):
                         state = "pending"
                 out.append(_Candidate(a, field, fs, fe, start, stop, state))
         return out
