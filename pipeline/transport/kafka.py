@@ -11,7 +11,9 @@ there.  SASL/SSL settings are passed through and never logged: only
 Speed: kafka-python checksums (CRC-32C) every record batch it writes and
 every batch it reads; without the ``crc32c`` package (in the ``kafka`` extra)
 it does so in pure Python, which was half of the transport's CPU time -- a
-warning says so once.
+warning says so once.  And it gzips at level 9 (no option to change it):
+:func:`_fast_gzip` makes that level 1 -- still gzip on the wire, readable by
+any consumer, ~13% bigger and ~4.5x cheaper.
 """
 
 from __future__ import annotations
@@ -34,6 +36,28 @@ from newswatch.pipeline.transport.broker import (
 
 log = logging.getLogger(__name__)
 _crc_warned = False
+
+
+GZIP_LEVEL = 1
+
+
+def _fast_gzip() -> None:
+    """Have kafka-python gzip record batches at GZIP_LEVEL instead of its
+    hard-wired 9 (18 MB/s on article JSON; level 1: 80 MB/s, 13% bigger).
+    Only the v2 record format (Kafka >= 0.11) is touched."""
+    try:
+        from kafka import codec
+        from kafka.record import default_records
+    except ImportError:
+        return
+    if getattr(default_records.gzip_encode, "newswatch_level", None) == GZIP_LEVEL:
+        return
+
+    def gzip_encode(payload: bytes, compresslevel: int | None = None) -> bytes:
+        return codec.gzip_encode(payload, compresslevel or GZIP_LEVEL)
+
+    gzip_encode.newswatch_level = GZIP_LEVEL  # type: ignore[attr-defined]
+    default_records.gzip_encode = gzip_encode
 
 
 def _warn_slow_crc() -> None:
@@ -92,6 +116,7 @@ class KafkaBroker:
         self.settings = settings
         self.config = client_config(settings)
         _warn_slow_crc()
+        _fast_gzip()
 
     def producer(self) -> "KafkaTransportProducer":
         return KafkaTransportProducer(self.config, self.settings)
