@@ -134,7 +134,10 @@ def tokenize_folded(folded: str) -> list[str]:
     """``WORD_RE.findall(folded)``, fast on mostly-ASCII text."""
     if not folded.isascii():
         # English news still has a few dashes and quotes: those split words
-        # like spaces; any non-ASCII letter or digit takes the regex
+        # like spaces; any non-ASCII letter or digit takes the regex (and
+        # text in another script is not worth looking through first)
+        if len(folded.encode("utf-8", "surrogatepass")) - len(folded) > len(folded) // 20:
+            return WORD_RE.findall(folded)
         odd = set(_NON_ASCII_RE.findall(folded))
         if any(c.isalnum() for c in odd):
             return WORD_RE.findall(folded)
