@@ -40,7 +40,12 @@ def fold(text: str) -> str:
 
     Not length-preserving; use :func:`fold_with_offsets` when positions in the
     original text matter (entity evidence)."""
-    return _fold_cached(text) if len(text) < 64 else _fold(text)
+    n = len(text)
+    if n < 64:
+        return _fold_cached(text)
+    # One article's body is folded by dedupe, topics, the index and alerts in
+    # turn; a few recent bodies are kept (the same str object hits at once).
+    return _fold_recent(text) if n <= 20_000 and not text.isascii() else _fold(text)
 
 
 class _CombiningMarks(dict):
@@ -91,6 +96,7 @@ def _fold(text: str) -> str:
 
 
 _fold_cached = lru_cache(maxsize=65536)(_fold)
+_fold_recent = lru_cache(maxsize=128)(_fold)
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
