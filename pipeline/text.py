@@ -152,13 +152,18 @@ def tokenize_folded(folded: str) -> list[str]:
 
 
 _WS_RE = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+# _WS_RE's characters other than the space; text with none of them and no
+# double space has nothing to collapse, and `in` is far cheaper than the regex
+_WS_ODD_ASCII = ("\t", "\r", "\f", "\v")
+_WS_ODD = _WS_ODD_ASCII + ("\u00a0", *map(chr, range(0x2000, 0x200C)), "\u202f", "\u205f", "\u3000")
 _NL_RE = re.compile(r"\n\s*\n\s*")
 
 
 def clean_whitespace(text: str) -> str:
     """Collapse runs of spaces, keep paragraph breaks as one blank line."""
     text = unicodedata.normalize("NFC", text)
-    text = _WS_RE.sub(" ", text)
+    if "  " in text or any(c in text for c in (_WS_ODD_ASCII if text.isascii() else _WS_ODD)):
+        text = _WS_RE.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     text = _NL_RE.sub("\n\n", text)
     return text.strip()
