@@ -23,6 +23,20 @@ from newswatch.enrich.topics import TopicTagger
 log = logging.getLogger(__name__)
 
 
+def _copy(article: Article) -> Article:
+    """What ``model_copy(deep=True)`` gives (nothing shared with the input,
+    same fields set), without its generic deepcopy walk, ~10x cheaper: the
+    values are strings, datetimes, string lists and small models."""
+    a = article.model_copy()  # a fresh __dict__, values shared
+    d = a.__dict__  # written directly so the fields-set stays the input's
+    d["source"] = article.source.model_copy()
+    for name in ("authors", "categories", "feed_tags"):
+        d[name] = list(d[name])
+    for name in ("entities", "topics"):
+        d[name] = [x.model_copy(deep=True) for x in d[name]]
+    return a
+
+
 class Enricher:
     """Implements :class:`newswatch.pipeline.stage.Processor`."""
 
@@ -37,7 +51,7 @@ class Enricher:
     def process(self, article: Article) -> list[Article]:
         if not article.id:
             raise PermanentError("article without an id cannot be deduplicated or indexed")
-        a = article.model_copy(deep=True)
+        a = _copy(article)
         normalize_article(a)
         if not (a.title or a.summary or a.content):
             self.stats["empty"] += 1
