@@ -107,6 +107,16 @@ def similarity(sig_a: bytes, sig_b: bytes) -> float:
     return int(np.count_nonzero(a == b)) / len(a)
 
 
+def similarities(sig: bytes, others: list[bytes]) -> list[float]:
+    """``[similarity(sig, o) for o in others]`` in one numpy pass: a story
+    syndicated a hundred times has a hundred candidates."""
+    if len(others) < 4 or any(len(o) != len(sig) for o in others):
+        return [similarity(sig, o) for o in others]
+    a = np.frombuffer(sig, dtype=np.uint32)
+    m = np.frombuffer(b"".join(others), dtype=np.uint32).reshape(len(others), len(a))
+    return [int(c) / len(a) for c in np.count_nonzero(m == a, axis=1)]
+
+
 def fingerprint(article: Article) -> Fingerprint:
     title = tokens(article.title)
     content = tokens(article.content)
@@ -311,10 +321,8 @@ class Deduplicator:
         if fp.signature is None:
             return None
         best: tuple[float, float, Record] | None = None
-        for r in self.store.by_bands(fp.bands()):
-            if r.id == article_id or r.signature is None:
-                continue
-            sim = similarity(fp.signature, r.signature)
+        cands = [r for r in self.store.by_bands(fp.bands()) if r.id != article_id and r.signature is not None]
+        for r, sim in zip(cands, similarities(fp.signature, [r.signature for r in cands])):  # type: ignore[misc]
             if sim >= self.threshold and (best is None or (sim, -r.seen_at) > best[:2]):
                 best = (sim, -r.seen_at, r)
         return best[2] if best else None
