@@ -41,7 +41,10 @@ from newswatch.pipeline.settings import Settings  # noqa: E402
 from newswatch.pipeline.transport.inline import InlinePipeline  # noqa: E402
 from newswatch.pipeline.urls import article_id, canonical_url, domain_of  # noqa: E402
 
-SEED = Path("/work/shared/fixtures/seed-article.txt")
+# shared/ sits beside the clone (and at /work/shared on a developer's machine)
+SEED = next((p for p in (ROOT.parent / "shared" / "fixtures" / "seed-article.txt",
+                         Path("/work/shared/fixtures/seed-article.txt")) if p.exists()),
+            Path("/nonexistent"))
 FALLBACK = ("The exiled opposition group held a rally in Paris on Saturday, and officials in Tirana said "
             "the camp near Durres would stay open while talks with the government continue. ")
 
