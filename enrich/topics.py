@@ -10,6 +10,8 @@ evaluated against rules anchored on words it contains.  Rules may use
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -78,6 +80,10 @@ class TopicTagger:
                     for k in keys:
                         self._anchors.setdefault(k, []).append(rid)
 
+    @cached_property
+    def _order(self) -> dict[str, int]:
+        return {rid: i for i, rid in enumerate(self._rules)}
+
     def tag_article(self, article: Article) -> list[TopicTag]:
         return self.tag_doc(DocView.of(article))
 
@@ -87,7 +93,9 @@ class TopicTagger:
         scores: dict[str, float] = {}
         evidence: dict[str, list[str]] = {}
         matchers = self.index.matchers
-        for rid in self._candidates(doc):
+        # in config order: candidates come from sets, and evidence order (and
+        # the float sum) must not depend on the interpreter's hash seed
+        for rid in sorted(self._candidates(doc), key=self._order.__getitem__):
             if not matchers[rid].matches(doc):
                 continue
             tid, rule = self._rules[rid]

@@ -27,7 +27,7 @@ from newswatch.pipeline.highlight import snippet
 from newswatch.pipeline.query.ast import Node
 from newswatch.pipeline.query.match import BODY_FIELDS, DocView
 from newswatch.pipeline.search import Hit, SearchResult, Stats
-from newswatch.pipeline.text import WORD_RE, fold
+from newswatch.pipeline.text import fold, tokens
 
 from newswatch.index.sqlite_query import compile_where, register_functions, to_micros
 
@@ -87,7 +87,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab (fts, 'row');
 
 def token_stream(text: str) -> str:
     """What FTS5 stores for a field: the matcher's tokens, one space apart."""
-    return " ".join(WORD_RE.findall(fold(text or "")))
+    return " ".join(tokens(text or ""))
 
 
 @dataclass
