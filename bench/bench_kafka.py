@@ -10,6 +10,8 @@ called in one process) over the same articles.
    last one is indexed.
 2. latency: a steady 100 articles/s for D seconds; p50/p99 from produce to
    indexed (the article's fetched_at is set at produce time).
+3. the same two with a pass-through "enrich" worker (its own process too):
+   what the transport costs, apart from the enricher.
 
     scripts/services up kafka
     .venv/bin/python bench/bench_kafka.py          # N=4000, D=10 s
@@ -87,8 +89,28 @@ class PassThrough:
         pass
 
 
-def transport_only(broker, settings: Settings, prefix: str, n: int, data_dir: Path) -> float:
-    """articles/s through produce -> pass-through worker -> index worker (threads here)."""
+def _pass_worker(settings: Settings, raw: str, enriched: str, group: str, stop) -> None:
+    """The pass-through stage in its own process, as a real enrich worker is."""
+    from newswatch.pipeline.transport.kafka import KafkaBroker
+    from newswatch.pipeline.transport.worker import StageWorker
+
+    worker = StageWorker(KafkaBroker(settings), stage="pass", group_id=group, input_topic=raw, output_topic=enriched,
+                         dlq_topic=settings.kafka_topic_dlq, processor=PassThrough(), batch_size=500)
+    threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
+    try:
+        worker.run()
+    finally:
+        worker.close()
+
+
+def transport_only(broker, settings: Settings, prefix: str, n: int, data_dir: Path,
+                   steady_s: float) -> tuple[float, list[float]]:
+    """articles/s through produce -> pass-through worker (its own process)
+    -> index worker (a thread here), and the produce->indexed latencies (ms)
+    at a steady 100/s: what the transport alone costs, laid out like the
+    real run above."""
+    import multiprocessing
+
     from newswatch.index import open_index
     from newswatch.pipeline.transport.worker import StageWorker
 
@@ -97,15 +119,14 @@ def transport_only(broker, settings: Settings, prefix: str, n: int, data_dir: Pa
     st = settings.model_copy(update={"data_dir": data_dir})
     st.ensure_data_dir()
     sink = TimedSink(open_index(st))
-    workers = [
-        StageWorker(broker, stage="pass", group_id=f"{prefix}-p-enrich", input_topic=raw, output_topic=enriched,
-                    dlq_topic=settings.kafka_topic_dlq, processor=PassThrough(), batch_size=500),
-        StageWorker(broker, stage="index", group_id=f"{prefix}-p-index", input_topic=enriched,
-                    dlq_topic=settings.kafka_topic_dlq, sink=sink, batch_size=500),
-    ]
-    threads = [threading.Thread(target=w.run, daemon=True) for w in workers]
-    for t in threads:
-        t.start()
+    ctx = multiprocessing.get_context("spawn")  # no Kafka client state copied across a fork
+    stop = ctx.Event()
+    passer = ctx.Process(target=_pass_worker, args=(settings, raw, enriched, f"{prefix}-p-enrich", stop), daemon=True)
+    passer.start()
+    worker = StageWorker(broker, stage="index", group_id=f"{prefix}-p-index", input_topic=enriched,
+                         dlq_topic=settings.kafka_topic_dlq, sink=sink, batch_size=500)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
     try:
         warm = articles(20, "pw", 4)
         produce(broker, raw, warm)
@@ -114,14 +135,20 @@ def transport_only(broker, settings: Settings, prefix: str, n: int, data_dir: Pa
         t0 = time.time()
         produce(broker, raw, arts)
         ok = wait_done(sink, [a.id for a in arts], 300)
-        return n / (max(sink.done.values()) - t0) if ok else 0.0
+        rate = n / (max(sink.done.values()) - t0) if ok else 0.0
+        steady = articles(int(100 * steady_s), "ps", 6)
+        produce(broker, raw, steady, rate=100.0)
+        wait_done(sink, [a.id for a in steady], 120)
+        lat = [(sink.done[a.id] - a.fetched_at.timestamp()) * 1000 for a in steady if a.id in sink.done]
+        return rate, lat
     finally:
-        for w in workers:
-            w.stop()
-        for t in threads:
-            t.join(30)
-        for w in workers:
-            w.close()
+        stop.set()
+        worker.stop()
+        thread.join(30)
+        worker.close()
+        passer.join(30)
+        if passer.is_alive():
+            passer.terminate()
 
 
 def produce(broker, topic: str, arts: list[Article], rate: float | None = None) -> None:
@@ -236,7 +263,7 @@ def main() -> int:
         enrich.wait(30)
         log.close()
 
-    transport_rate = transport_only(broker, settings, prefix, n, tmp / "transport")
+    transport_rate, transport_lat = transport_only(broker, settings, prefix, n, tmp / "transport", steady_s)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kafka_rate = n / kafka_s if ok else 0.0
     embedded_rate = n / embedded_s
@@ -253,6 +280,9 @@ def main() -> int:
     if lat:
         print(f"{'  latency p50 produce->indexed (ms)':<44}{statistics.median(lat):>14.1f}")
         print(f"{'  latency p99 produce->indexed (ms)':<44}{pct(lat, 0.99):>14.1f}")
+    if transport_lat:
+        print(f"{'  pass-through: latency p50 (ms)':<44}{statistics.median(transport_lat):>14.1f}")
+        print(f"{'  pass-through: latency p99 (ms)':<44}{pct(transport_lat, 0.99):>14.1f}")
     print(f"{'peak RSS of this process (MiB)':<44}{rss:>14.0f}")
     print(f"target >= 1,000 articles/s through Kafka: with the real enricher {'met' if kafka_rate >= 1000 else 'NOT met'}"
           f" (one enrich worker is bound by the enricher itself: see the embedded figure); "
