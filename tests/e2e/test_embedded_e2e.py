@@ -21,19 +21,12 @@ from newswatch.pipeline.query import parse_query
 from newswatch.pipeline.settings import Settings
 from newswatch.pipeline.text import fold
 from support.feedserver import FeedServer
+from support.seed import seed_text
 
 pytestmark = pytest.mark.integration
 
-SHARED_SEED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "seed-article.txt"
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def seed_text() -> str:
-    if SHARED_SEED.exists():
-        return SHARED_SEED.read_text(encoding="utf-8")
-    from newswatch.demo.samples import seed_text as packaged
-
-    return packaged()
 
 
 def seed_feed() -> bytes:

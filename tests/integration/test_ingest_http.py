@@ -20,11 +20,12 @@ from newswatch.ingest.service import PARSE_ERROR, Ingester
 from newswatch.pipeline.article import utcnow
 from newswatch.pipeline.settings import Settings
 from support.feedserver import FeedServer
+from support.seed import seed_path
 
 pytestmark = pytest.mark.integration
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
-SEED = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "seed-article.txt"
+SEED = seed_path()
 RSS = {"Content-Type": "application/rss+xml"}
 
 

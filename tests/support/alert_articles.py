@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 from newswatch.pipeline.article import Article, EntityMatch, EntityTag, Source
 from newswatch.pipeline.urls import article_id
+from support.seed import seed_text
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alerts"
-SEED_TEXT = (FIXTURES / "seed-article.txt").read_text(encoding="utf-8")
-SEED_TITLE = "Europe must not become a haven for the MEK"
+SEED_TEXT = seed_text()
+SEED_TITLE = "Seed article (test fixture)"
 
 # id, display name, aliases (as enrich's watchlist has them)
 ENTITIES = [
@@ -58,5 +57,5 @@ def seed_article() -> Article:
 
 def syndicated_copy(original: Article) -> Article:
     """The same story on another site, as enrich marks it: duplicate_of set."""
-    return enriched("https://other-paper.test/world/mek-haven", title=original.title,
+    return enriched("https://other-paper.test/world/mek-albania-copy", title=original.title,
                     content=original.content, source="Other Paper", duplicate_of=original.id)

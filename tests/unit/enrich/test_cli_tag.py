@@ -6,8 +6,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from newswatch.cli_tag import tag
+from support.seed import seed_path
 
-SEED = Path("/work/shared/fixtures/seed-article.txt")
+SEED = seed_path()
 
 
 def test_json_shape_and_offsets(tmp_path, monkeypatch):

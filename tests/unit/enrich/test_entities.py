@@ -10,9 +10,10 @@ from newswatch.enrich.watchlist import Entity, load_watchlist
 from newswatch.pipeline.article import Article
 from newswatch.pipeline.config import ConfigError
 from newswatch.pipeline.text import fold, tokens
+from support.seed import seed_path
 
 ROOT = Path(__file__).resolve().parents[3]
-SEED = Path("/work/shared/fixtures/seed-article.txt")
+SEED = seed_path()
 
 
 @pytest.fixture(scope="module")

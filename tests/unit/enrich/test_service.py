@@ -7,8 +7,9 @@ from newswatch.enrich import MemoryDedupeStore, build_enricher
 from newswatch.pipeline.article import Article
 from newswatch.pipeline.settings import Settings
 from newswatch.pipeline.stage import Processor
+from support.seed import seed_text
 
-SEED = Path("/work/shared/fixtures/seed-article.txt").read_text(encoding="utf-8")
+SEED = seed_text()
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -6,8 +6,9 @@ import html
 from pathlib import Path
 
 from newswatch.ingest import fulltext
+from support.seed import seed_path
 
-SEED = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "seed-article.txt"
+SEED = seed_path()
 
 
 def test_extracts_article_body_not_navigation():
