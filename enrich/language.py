@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 
 MIN_CHARS = 40
 MIN_CONFIDENCE = 0.5
-# langid is slow on huge inputs and gains nothing past the first few KB
-SAMPLE_CHARS = 1500
+# langid costs ~1 µs a character in pure Python; 800 characters of news prose
+# (title and lead) are plenty to tell its language apart
+SAMPLE_CHARS = 800
 
 _identifier = None
 _lock = threading.Lock()
