@@ -15,14 +15,18 @@ documents with a status field.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
 from newswatch.alerts.items import AlertItem, NewDelivery, OutboxEntry
+
+log = logging.getLogger(__name__)
 
 
 class Ledger(Protocol):
@@ -33,14 +37,18 @@ class Ledger(Protocol):
         ...
 
     def due(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
-        """Pending deliveries whose time has come (due and not backing off)."""
+        """Pending deliveries whose time has come (due and not backing off),
+        each leased to this caller: no other caller gets them until
+        mark_sent/mark_retry or until the lease runs out (the caller died)."""
         ...
 
     def mark_sent(self, ids: Sequence[str], message_id: str, now: datetime) -> None: ...
 
     def mark_retry(self, ids: Sequence[str], error: str | None, next_attempt: datetime, *,
                    count_attempt: bool = True, give_up: bool = False) -> None:
-        """Leave pending until *next_attempt* (or mark failed with give_up)."""
+        """Leave pending until *next_attempt* (or mark failed with give_up).
+        Never touches an entry already sent (a late failure report must not
+        resurrect it)."""
         ...
 
     def sent_times(self, rule_id: str, channel: str, recipient: str, since: datetime) -> list[datetime]:
@@ -98,6 +106,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at REAL,
     message_id TEXT,
     item TEXT NOT NULL,
+    lease_until REAL,
     UNIQUE (rule_id, story_id, channel, recipient)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt);
@@ -111,11 +120,18 @@ _COLS = ("id, rule_id, story_id, article_id, channel, recipient, kind, status, c
 class SqliteLedger:
     """Embedded-mode ledger in ``<data_dir>/alerts.sqlite3`` (WAL, one
     connection guarded by a lock: the scheduler's tick and the pipeline's
-    write may run on different threads)."""
+    write may run on different threads).
+
+    Several processes may share the file (``newswatch run`` beside
+    ``newswatch alerts flush``, or two alert workers): :meth:`due` leases what
+    it returns for *lease*, in one write transaction, so each pending row is
+    handed to one flusher.  Leases run on the wall clock (*wall_clock*), not
+    on the caller's ``now``, since they are compared across processes."""
 
     FILENAME = "alerts.sqlite3"
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, lease: timedelta = timedelta(minutes=5),
+                 wall_clock: Callable[[], float] = time.time):
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +140,24 @@ class SqliteLedger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self.lease = lease
+        self.wall_clock = wall_clock
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add columns that files written by older versions lack (checked
+        under the write lock: another process may be migrating too)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            cols = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
+            if "lease_until" not in cols:
+                log.info("alert ledger: adding outbox.lease_until to %s", self.path)
+                db.execute("ALTER TABLE outbox ADD COLUMN lease_until REAL")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> "SqliteLedger":
@@ -171,19 +205,29 @@ class SqliteLedger:
 
     # -- the outbox -----------------------------------------------------------
     def due(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
+        wall = self.wall_clock()
+        until = wall + self.lease.total_seconds()
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLS} FROM outbox WHERE status = 'pending' AND next_attempt <= ? "
-                "ORDER BY created_at, id LIMIT ?",
-                (_ts(now), limit),
-            ).fetchall()
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")  # select + lease atomically across processes
+            try:
+                rows = db.execute(
+                    f"SELECT {_COLS} FROM outbox WHERE status = 'pending' AND next_attempt <= ? "
+                    "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY created_at, id LIMIT ?",
+                    (_ts(now), wall, limit),
+                ).fetchall()
+                db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?", [(until, r[0]) for r in rows])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
         return [self._entry(r) for r in rows]
 
     def mark_sent(self, ids: Sequence[str], message_id: str, now: datetime) -> None:
         with self._lock:
             self._db.executemany(
                 "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-                "last_error = NULL WHERE id = ?",
+                "last_error = NULL, lease_until = NULL WHERE id = ?",
                 [(_ts(now), message_id, int(i)) for i in ids],
             )
 
@@ -192,8 +236,8 @@ class SqliteLedger:
         status = "failed" if give_up else "pending"
         with self._lock:
             self._db.executemany(
-                "UPDATE outbox SET status = ?, next_attempt = ?, last_error = ?, attempts = attempts + ? "
-                "WHERE id = ?",
+                "UPDATE outbox SET status = ?, next_attempt = ?, last_error = ?, attempts = attempts + ?, "
+                "lease_until = NULL WHERE id = ? AND status != 'sent'",
                 [(status, _ts(next_attempt), error, 1 if count_attempt else 0, int(i)) for i in ids],
             )
 
@@ -224,7 +268,8 @@ class SqliteLedger:
         return [self._entry(r) for r in rows]
 
     def requeue_failed(self, now: datetime, rule_id: str | None = None) -> int:
-        sql = "UPDATE outbox SET status = 'pending', next_attempt = ?, attempts = 0 WHERE status = 'failed'"
+        sql = ("UPDATE outbox SET status = 'pending', next_attempt = ?, attempts = 0, lease_until = NULL "
+               "WHERE status = 'failed'")
         args: list[object] = [_ts(now)]
         if rule_id:
             sql += " AND rule_id = ?"
