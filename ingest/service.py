@@ -223,6 +223,16 @@ class Ingester:
             base = adaptive_interval(feed.interval, self.state.recent_item_times(feed.id, now - ADAPT_WINDOW),
                                      now, min_interval=self.settings.min_interval,
                                      max_interval=self.settings.max_interval)
+        elif rep.status == EMIT_FAILED:
+            # The feed answered fine; the pipeline refused the items.  Backing
+            # the *feed* off (up to max_interval) would let a busy feed push
+            # the unsent items off its end before the retry, so retry at the
+            # feed's normal pace; the items stay unseen and are offered again.
+            st.last_error = f"{rep.status}: {rep.error}"
+            st.items_last_poll = 0
+            base = max(float(self.settings.min_interval), min(float(feed.interval), float(self.settings.max_interval)))
+            log.warning("feed %s: the pipeline refused its new items (%s) -- offering them again in %.0fs",
+                        feed.id, rep.error, base)
         else:
             st.consecutive_errors += 1
             st.last_error = f"{rep.status}: {rep.error}"

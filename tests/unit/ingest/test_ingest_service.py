@@ -96,6 +96,25 @@ def test_emit_failure_keeps_items_for_next_poll(tmp_path):
     assert rep.status == F.OK and len(rep.new) == 5 and calls == [5, 5]
 
 
+def test_emit_failures_do_not_back_the_feed_off(tmp_path):
+    """The pipeline refusing items is not the feed's fault: backing the feed
+    off (towards max_interval) would let a busy feed drop the unsent items off
+    its end before the retry, so it is retried at its normal interval."""
+    site = FakeSite()
+    ing, out, _ = make(tmp_path, site)
+
+    def refuse(batch):
+        raise RuntimeError("pipeline down")
+    ing.emit = refuse
+    reps = [ing.poll_feed("ex") for _ in range(4)]
+    assert all(r.status == EMIT_FAILED for r in reps)
+    assert all(540 <= r.interval <= 660 for r in reps), [r.interval for r in reps]  # 600 with 10% jitter
+    assert "pipeline down" in ing.state.get("ex").last_error
+    ing.emit = out.extend  # the pipeline is back: every item is still offered
+    rep = ing.poll_feed("ex")
+    assert rep.ok and len(rep.new) == 5 and len(out) == 5
+
+
 def test_errors_back_off_and_recover(tmp_path):
     site = FakeSite()
     site.status = 500
