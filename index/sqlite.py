@@ -27,6 +27,7 @@ from newswatch.pipeline.highlight import snippet
 from newswatch.pipeline.query.ast import Node
 from newswatch.pipeline.query.match import BODY_FIELDS, DocView
 from newswatch.pipeline.search import Hit, SearchResult, Stats
+from newswatch.pipeline.stage import PermanentError
 from newswatch.pipeline.text import fold, tokens
 
 from newswatch.index.sqlite_query import compile_where, register_functions, to_micros
@@ -183,14 +184,21 @@ class SqliteIndex:
         """Upsert the batch in one transaction (all or nothing; raise = retry)."""
         now_ts = to_micros(datetime.now(timezone.utc))
         prepared: list[_Prepared] = []
+        refused: list[str] = []
         for article in batch:
             try:
                 prepared.append(_prepare(article, now_ts))
-            except Exception:  # one odd article must not block the batch
+            except Exception as exc:  # one odd article must not block the batch
                 self.skipped += 1
+                refused.append(f"{getattr(article, 'id', '?')} ({type(exc).__name__}: {exc})")
                 log.exception("not indexing article %r: cannot prepare it", getattr(article, "id", "?"))
-        if not prepared:
-            return
+        if prepared:
+            self._write_prepared(prepared)
+        if refused:
+            # the rest is written; the transport parks these (quarantine / DLQ)
+            raise PermanentError(f"cannot index {len(refused)} article(s): {'; '.join(refused)}")
+
+    def _write_prepared(self, prepared: list[_Prepared]) -> None:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -48,3 +48,20 @@ class Sink(Protocol):
 class PermanentError(Exception):
     """Processing this message can never succeed (bad data, not a bad day):
     the transport sends it to the dead-letter queue instead of retrying."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that say "not now" rather than "never": a locked database, a
+    timeout, a dropped connection.  Transports retry these (and never park the
+    message for good); other errors on one message make it a poison message."""
+    import sqlite3  # local: most callers never get here
+
+    if isinstance(exc, PermanentError):
+        return False
+    if isinstance(exc, (TimeoutError, ConnectionError, sqlite3.OperationalError)):
+        return True
+    if isinstance(exc, OSError):  # disk full, network down
+        return True
+    name = type(exc).__name__
+    return "Timeout" in name or "Connection" in name or "Unavailable" in name
+

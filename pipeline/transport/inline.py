@@ -2,10 +2,11 @@
 
 ``InlinePipeline`` is the ``emit`` callback ingest hands its new Articles to.
 It runs the processor (enrich) on each, then gives the batch to every sink
-(index, alerts).  A sink that keeps failing makes ``__call__`` raise, so the
-caller (ingest) does not record those items as seen and fetches them again on
-its next poll: nothing is lost.  An article the processor cannot handle goes
-to the quarantine file with its error.
+(index, alerts).  A sink or processor that keeps failing with a transient
+error makes ``__call__`` raise, so the caller (ingest) does not record those
+items as seen and offers them again: nothing is lost.  An article that can
+never be processed or written (a poison article) goes to the quarantine file
+with its error, and the rest go on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 from newswatch.pipeline.article import Article
 from newswatch.pipeline.quarantine import Quarantine
-from newswatch.pipeline.stage import Processor, Sink
+from newswatch.pipeline.stage import PermanentError, Processor, Sink, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,13 @@ class Counters:
 
 
 class SinkFailed(RuntimeError):
-    pass
+    """A sink kept failing: the batch is not written, the caller must not
+    record its items as done."""
+
+
+class ProcessorFailed(RuntimeError):
+    """The processor kept failing with a transient error (a stage outage,
+    not a poison article)."""
 
 
 class InlinePipeline:
@@ -62,17 +69,36 @@ class InlinePipeline:
             out: list[Article] = []
             for article in raw:
                 self.counters.received += 1
-                try:
-                    out.extend(self.processor.process(article))
-                except Exception as exc:  # one bad article must not stop the rest
-                    log.warning("enrich failed for %s (%s): %s -- quarantined", article.id, article.url, exc)
-                    self.quarantine.put(self.processor.name, article.to_dict(), exc)
-                    self.counters.quarantined += 1
+                out.extend(self._process(article))
             self.counters.enriched += len(out)
             self.counters.duplicates += sum(1 for a in out if a.duplicate_of)
             if out:
                 for sink in self.sinks:
                     self._write(sink, out)
+
+    def _process(self, article: Article) -> list[Article]:
+        """Enrich one article.  A transient error (locked database, full
+        disk) is retried, then raised, so ingest keeps the item unseen and
+        offers it again; any other error means this article is poison: it is
+        quarantined with its error and the rest go on."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return self.processor.process(article)
+            except Exception as exc:
+                if is_transient(exc) and attempt < self.retries:
+                    log.warning("enrich of %s failed (attempt %d): %s -- retrying in %.1fs",
+                                article.id, attempt + 1, exc, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30)
+                    continue
+                if is_transient(exc):
+                    raise ProcessorFailed(f"{self.processor.name} failed {attempt + 1} times: {exc}") from exc
+                log.warning("enrich failed for %s (%s): %s -- quarantined", article.id, article.url, exc)
+                self.quarantine.put(self.processor.name, article.to_dict(), exc)
+                self.counters.quarantined += 1
+                return []
+        return []  # unreachable: the loop returns or raises
 
     def _write(self, sink: Sink, batch: list[Article]) -> None:
         delay = self.backoff
@@ -81,6 +107,11 @@ class InlinePipeline:
                 sink.write(batch)
                 self.counters.written[sink.name] = self.counters.written.get(sink.name, 0) + len(batch)
                 return
+            except PermanentError as exc:
+                # some article of the batch can never be written: find it, park it, write the rest
+                log.warning("%s refused part of a batch: %s -- writing one by one", sink.name, exc)
+                self._write_each(sink, batch)
+                return
             except Exception as exc:
                 self.counters.sink_errors += 1
                 if attempt == self.retries:
@@ -88,6 +119,17 @@ class InlinePipeline:
                 log.warning("%s write failed (attempt %d): %s -- retrying in %.1fs", sink.name, attempt + 1, exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 30)
+
+    def _write_each(self, sink: Sink, batch: list[Article]) -> None:
+        for article in batch:
+            try:
+                sink.write([article])
+                self.counters.written[sink.name] = self.counters.written.get(sink.name, 0) + 1
+            except PermanentError as exc:
+                self.quarantine.put(sink.name, article.to_dict(), exc)
+                self.counters.quarantined += 1
+            except Exception as exc:
+                raise SinkFailed(f"{sink.name} failed on {article.id}: {exc}") from exc
 
     def close(self) -> None:
         for part in [self.processor, *self.sinks]:

@@ -222,3 +222,26 @@ def test_open_index_factory(tmp_path):
         assert ix.name == "sqlite" and (tmp_path / "d" / "newswatch.sqlite3").exists()
     finally:
         ix.close()
+
+
+def test_an_article_that_cannot_be_indexed_is_refused_loudly_and_the_rest_written(tmp_path, monkeypatch):
+    """Not skipped in silence: the transport must park it (quarantine / DLQ)."""
+    import newswatch.index.sqlite as mod
+    from newswatch.pipeline.article import Article
+    from newswatch.pipeline.stage import PermanentError
+
+    real = mod._prepare
+
+    def prepare(article, now_ts):
+        if article.id == "bad":
+            raise ValueError("odd article")
+        return real(article, now_ts)
+
+    monkeypatch.setattr(mod, "_prepare", prepare)
+    idx = mod.SqliteIndex(tmp_path / "i.sqlite3")
+    try:
+        with pytest.raises(PermanentError, match="bad"):
+            idx.write([Article(id="ok", title="fine", content_format="text"), Article(id="bad", title="x")])
+        assert [a.id for a in idx.get(["ok", "bad"])] == ["ok"]
+    finally:
+        idx.close()

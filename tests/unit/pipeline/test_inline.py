@@ -50,3 +50,61 @@ def test_a_sink_that_keeps_failing_raises_so_ingest_can_retry(tmp_path):
     p = InlinePipeline(Upper(), [Collect("index", fail_times=99)], Quarantine(tmp_path / "q"), retries=2, backoff=0.001)
     with pytest.raises(SinkFailed):
         p([Article(id="1", title="x")])
+
+
+class Flaky:
+    """Fake processor: fails with a transient error *fails* times, then works."""
+
+    name = "enrich"
+
+    def __init__(self, fails: int):
+        self.fails = fails
+
+    def process(self, a: Article) -> list[Article]:
+        import sqlite3
+
+        if self.fails:
+            self.fails -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return [a]
+
+    def close(self) -> None:
+        pass
+
+
+def test_transient_enrich_errors_are_retried_not_quarantined(tmp_path):
+    sink = Collect("index")
+    q = Quarantine(tmp_path / "q.jsonl")
+    p = InlinePipeline(Flaky(fails=2), [sink], q, retries=3, backoff=0.001)
+    p([Article(id="1", title="x")])
+    assert [a.id for a in sink.got] == ["1"] and q.read() == []
+
+
+def test_a_processor_outage_raises_so_nothing_is_marked_seen(tmp_path):
+    from newswatch.pipeline.transport.inline import ProcessorFailed
+
+    q = Quarantine(tmp_path / "q.jsonl")
+    p = InlinePipeline(Flaky(fails=99), [Collect("index")], q, retries=2, backoff=0.001)
+    with pytest.raises(ProcessorFailed):
+        p([Article(id="1", title="x")])
+    assert q.read() == []  # an outage is not a poison article
+
+
+class RefusesOne(Collect):
+    """Fake sink: article 'bad' can never be written (PermanentError)."""
+
+    def write(self, batch):
+        from newswatch.pipeline.stage import PermanentError
+
+        if any(a.id == "bad" for a in batch):
+            raise PermanentError("cannot index bad")
+        self.got.extend(batch)
+
+
+def test_a_sink_refusing_one_article_parks_it_and_writes_the_rest(tmp_path):
+    sink, after = RefusesOne("index"), Collect("alerts")
+    q = Quarantine(tmp_path / "q.jsonl")
+    p = InlinePipeline(Upper(), [sink, after], q, backoff=0.001)
+    p([Article(id="1", title="a"), Article(id="bad", title="b"), Article(id="3", title="c")])
+    assert sorted(a.id for a in sink.got) == ["1", "3"]
+    assert [r["payload"]["id"] for r in q.read()] == ["bad"] and q.read()[0]["stage"] == "index"
