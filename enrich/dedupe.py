@@ -20,9 +20,9 @@ import sqlite3
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -131,56 +131,104 @@ def fingerprint(article: Article) -> Fingerprint:
 @dataclass(frozen=True)
 class Record:
     id: str
-    canonical_url: str
-    content_hash: str
+    # the match keys and signature are None once the record is past the
+    # near-duplicate window: only the id -> duplicate_of decision is kept
+    canonical_url: str | None
+    content_hash: str | None
     body_hash: str | None
     signature: bytes | None
     duplicate_of: str | None
     seen_at: float
 
 
+# How long the id -> duplicate_of decision of an article is kept after its
+# match keys are forgotten.  A replay (DLQ replay, re-read of news.raw, a feed
+# moved to another ingest machine) of a known id must get its first answer,
+# or a syndicated copy becomes its own story and alerts a second time: the
+# alert ledger keeps its (rule, story) claims far longer than the window.
+DECISION_RETENTION_DAYS = 365
+
+Decide = Callable[[], "tuple[Record, list[int]]"]
+
+
 class DedupeStore(Protocol):
-    """What the detector needs remembered, for ``window`` days."""
+    """What the detector needs remembered.
+
+    ``claim`` is the one write: it must be atomic against every other writer
+    of the same store (other threads, other enrich processes sharing the
+    file), so that of an original and its copy checked at the same moment
+    exactly one is the original.  ``decide`` runs inside it and may call the
+    read methods.  ``prune`` forgets match keys (URL, hashes, signature,
+    bands) of records seen before ``before``, and whole records seen before
+    ``forget_before`` (None: keep the decisions).
+    """
 
     def get(self, article_id: str) -> Record | None: ...
     def first_by(self, column: str, value: str) -> Record | None: ...
     def by_bands(self, bands: list[int]) -> list[Record]: ...
-    def add(self, record: Record, bands: list[int]) -> None: ...
-    def prune(self, before: float) -> int: ...
+    def claim(self, article_id: str, decide: Decide) -> Record:
+        """The stored record of *article_id*; if there is none, the record
+        ``decide()`` returns, stored with its bands, all in one step."""
+        ...
+    def prune(self, before: float, forget_before: float | None = None) -> int: ...
     def close(self) -> None: ...
 
 
 _COLUMNS = ("canonical_url", "content_hash", "body_hash")
 
 
+def _strip(r: Record) -> Record:
+    return replace(r, canonical_url=None, content_hash=None, body_hash=None, signature=None)
+
+
 class MemoryDedupeStore:
-    """For tests and one-shot runs."""
+    """For tests and one-shot runs (one process: a lock makes claim atomic)."""
 
     def __init__(self) -> None:
         self.records: dict[str, Record] = {}
         self.bands: dict[int, list[str]] = {}
+        self._lock = threading.RLock()
 
     def get(self, article_id: str) -> Record | None:
         return self.records.get(article_id)
 
     def first_by(self, column: str, value: str) -> Record | None:
         assert column in _COLUMNS
-        hits = [r for r in self.records.values() if getattr(r, column) == value]
+        with self._lock:
+            hits = [r for r in self.records.values() if getattr(r, column) == value]
         return min(hits, key=lambda r: r.seen_at) if hits else None
 
     def by_bands(self, bands: list[int]) -> list[Record]:
-        ids = {i for b in bands for i in self.bands.get(b, ())}
-        return [self.records[i] for i in ids if i in self.records]
+        with self._lock:
+            ids = {i for b in bands for i in self.bands.get(b, ())}
+            return [self.records[i] for i in ids if i in self.records]
+
+    def claim(self, article_id: str, decide: Decide) -> Record:
+        with self._lock:
+            known = self.records.get(article_id)
+            if known is not None:
+                return known
+            record, bands = decide()
+            self.add(record, bands)
+            return record
 
     def add(self, record: Record, bands: list[int]) -> None:
-        self.records[record.id] = record
-        for b in bands:
-            self.bands.setdefault(b, []).append(record.id)
+        with self._lock:
+            self.records[record.id] = record
+            for b in bands:
+                self.bands.setdefault(b, []).append(record.id)
 
-    def prune(self, before: float) -> int:
-        old = [i for i, r in self.records.items() if r.seen_at < before]
-        for i in old:
-            del self.records[i]
+    def prune(self, before: float, forget_before: float | None = None) -> int:
+        with self._lock:
+            old = {i for i, r in self.records.items() if r.seen_at < before and r.content_hash is not None}
+            for i in old:
+                self.records[i] = _strip(self.records[i])
+            if forget_before is not None:
+                for i in [i for i, r in self.records.items() if r.seen_at < forget_before]:
+                    del self.records[i]
+            if old:
+                self.bands = {b: kept for b, ids in self.bands.items()
+                              if (kept := [i for i in ids if i not in old and i in self.records])}
         return len(old)
 
     def close(self) -> None:
@@ -188,14 +236,20 @@ class MemoryDedupeStore:
 
 
 class SQLiteDedupeStore:
-    """Durable store in ``data_dir/dedupe.sqlite3``, private to one enrich
-    worker process (each worker of a distributed deployment has its own)."""
+    """Durable store in ``data_dir/dedupe.sqlite3``, shared by the enrich
+    workers of one machine: ``claim`` runs its lookup and insert in one
+    ``BEGIN IMMEDIATE`` transaction, so concurrent workers are serialised."""
+
+    BUSY_TIMEOUT_S = 30.0
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
-        self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        # re-entrant: claim() holds it while decide() calls the read methods
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(str(path), timeout=self.BUSY_TIMEOUT_S,
+                                  check_same_thread=False, isolation_level=None)
+        self.db.execute(f"PRAGMA busy_timeout={int(self.BUSY_TIMEOUT_S * 1000)}")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(
@@ -207,6 +261,7 @@ class SQLiteDedupeStore:
             CREATE INDEX IF NOT EXISTS records_chash ON records(content_hash);
             CREATE INDEX IF NOT EXISTS records_bhash ON records(body_hash);
             CREATE INDEX IF NOT EXISTS records_seen ON records(seen_at);
+            CREATE INDEX IF NOT EXISTS records_live ON records(seen_at) WHERE content_hash IS NOT NULL;
             CREATE TABLE IF NOT EXISTS bands (band INTEGER NOT NULL, id TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS bands_band ON bands(band);
             CREATE INDEX IF NOT EXISTS bands_id ON bands(id);
@@ -240,28 +295,69 @@ class SQLiteDedupeStore:
             ).fetchall()
         return [Record(*r) for r in rows]
 
-    def add(self, record: Record, bands: list[int]) -> None:
+    def claim(self, article_id: str, decide: Decide) -> Record:
         with self._lock:
-            self.db.execute("BEGIN")
+            # the write lock first, then the lookup: what another worker
+            # committed before we got the lock is seen, nothing after it
+            self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)",
-                    (record.id, record.canonical_url, record.content_hash, record.body_hash,
-                     record.signature, record.duplicate_of, record.seen_at),
-                )
-                self.db.execute("DELETE FROM bands WHERE id = ?", (record.id,))
-                self.db.executemany("INSERT INTO bands VALUES (?, ?)", [(b, record.id) for b in bands])
+                known = self.get(article_id)
+                if known is not None:
+                    self.db.execute("COMMIT")
+                    return known
+                record, bands = decide()
+                self._insert(record, bands)
                 self.db.execute("COMMIT")
+                return record
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
-    def prune(self, before: float) -> int:
+    def add(self, record: Record, bands: list[int]) -> None:
+        """Store *record* unconditionally (tests, imports); check() uses claim."""
         with self._lock:
-            self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM bands WHERE id IN (SELECT id FROM records WHERE seen_at < ?)", (before,))
-            n = self.db.execute("DELETE FROM records WHERE seen_at < ?", (before,)).rowcount
-            self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self._insert(record, bands)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _insert(self, record: Record, bands: list[int]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)",
+            (record.id, record.canonical_url, record.content_hash, record.body_hash,
+             record.signature, record.duplicate_of, record.seen_at),
+        )
+        self.db.execute("DELETE FROM bands WHERE id = ?", (record.id,))
+        self.db.executemany("INSERT INTO bands VALUES (?, ?)", [(b, record.id) for b in bands])
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("dedupe: rollback failed")
+
+    def prune(self, before: float, forget_before: float | None = None) -> int:
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                live = "SELECT id FROM records WHERE seen_at < ? AND content_hash IS NOT NULL"
+                self.db.execute(f"DELETE FROM bands WHERE id IN ({live})", (before,))
+                n = self.db.execute(
+                    "UPDATE records SET canonical_url = NULL, content_hash = NULL, body_hash = NULL,"
+                    " signature = NULL WHERE seen_at < ? AND content_hash IS NOT NULL", (before,)
+                ).rowcount
+                if forget_before is not None:
+                    self.db.execute("DELETE FROM bands WHERE id IN (SELECT id FROM records WHERE seen_at < ?)",
+                                    (forget_before,))
+                    self.db.execute("DELETE FROM records WHERE seen_at < ?", (forget_before,))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
         return n
 
     def close(self) -> None:
@@ -270,40 +366,59 @@ class SQLiteDedupeStore:
 
 
 class Deduplicator:
-    """Decides ``duplicate_of`` for each article, remembering what it saw."""
+    """Decides ``duplicate_of`` for each article, remembering what it saw.
+
+    Match keys are kept ``window_days`` (a copy later than that is a new
+    story); the decision per article id ``retention_days`` (a replay of a
+    known id gets its first answer)."""
 
     PRUNE_EVERY = 1000
 
     def __init__(self, store: DedupeStore, *, threshold: float = 0.8, window_days: int = 7,
-                 clock=time.time) -> None:
+                 retention_days: int = DECISION_RETENTION_DAYS, clock=time.time) -> None:
         self.store = store
         self.threshold = threshold
         self.window = window_days * 86400
+        self.retention = max(retention_days, window_days) * 86400
         self.clock = clock
         self._since_prune = 0
-        self.store.prune(self.clock() - self.window)
+        self.prune()
 
     def check(self, article: Article, fp: Fingerprint | None = None) -> str | None:
         """The id of the first copy of this article's story, or None if this
         is the first.  The same article id seen again (a replay) gets the
         answer it got the first time."""
-        known = self.store.get(article.id)
-        if known is not None:
-            return known.duplicate_of
-        fp = fp or fingerprint(article)
-        original = self._find(article.id, fp)
-        dup = (original.duplicate_of or original.id) if original else None
-        self.store.add(
-            Record(article.id, fp.canonical_url, fp.content_hash, fp.body_hash, fp.signature, dup, self.clock()),
-            fp.bands(),
-        )
+        fp = fp or fingerprint(article)  # outside the store's write lock
+
+        def decide() -> tuple[Record, list[int]]:
+            original = self._find(article.id, fp)
+            dup = (original.duplicate_of or original.id) if original else None
+            if dup == article.id:  # its own copy's original: it is the original
+                dup = None
+            return (Record(article.id, fp.canonical_url, fp.content_hash, fp.body_hash, fp.signature,
+                           dup, self.clock()), fp.bands())
+
+        dup = self.store.claim(article.id, decide).duplicate_of
+        if dup == article.id:  # a record written before the guard above
+            dup = None
         self._since_prune += 1
         if self._since_prune >= self.PRUNE_EVERY:
             self._since_prune = 0
-            n = self.store.prune(self.clock() - self.window)
-            if n:
-                log.debug("dedupe: forgot %d articles older than the window", n)
+            self.prune()
         return dup
+
+    def prune(self) -> int:
+        """Forget what is past the window; never fails the caller (a failed
+        prune is retried PRUNE_EVERY articles later)."""
+        now = self.clock()
+        try:
+            n = self.store.prune(now - self.window, now - self.retention)
+        except Exception as e:
+            log.warning("dedupe: prune failed, will retry later: %s", e)
+            return 0
+        if n:
+            log.debug("dedupe: forgot the match keys of %d articles older than the window", n)
+        return n
 
     def _find(self, article_id: str, fp: Fingerprint) -> Record | None:
         if fp.canonical_url:
