@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
@@ -91,8 +91,12 @@ def _ndjson(lines: Iterable[dict[str, Any]]) -> str:
 class SearchLedger:
     """See the module docstring."""
 
-    def __init__(self, engine: EngineCall, *, prefix: str = "newswatch", lease: timedelta = timedelta(minutes=5)):
+    def __init__(self, engine: EngineCall, *, prefix: str = "newswatch", lease: timedelta = timedelta(minutes=5),
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.engine = engine
+        # Leases run on this clock, read afresh in due(): the caller's `now`
+        # may be stale (taken before a long claim loop) or simulated.
+        self.clock = clock
         self.claims = f"{prefix}-alert-claims"
         self.outbox = f"{prefix}-alert-outbox"
         self.lease = lease
@@ -195,12 +199,12 @@ class SearchLedger:
             "sort": [{"created_at": "asc"}],
             "query": {"bool": {
                 "filter": [{"term": {"status": "pending"}}, {"range": {"next_attempt": {"lte": _iso(now)}}}],
-                "must_not": [{"range": {"lease_until": {"gt": _iso(now)}}}],
+                "must_not": [{"range": {"lease_until": {"gt": _iso(self.clock())}}}],
             }},
         })
         out = []
-        until = _iso(now + self.lease)
         for h in hits:
+            until = _iso(self.clock() + self.lease)
             status, _ = self._call(
                 "POST", f"/{self.outbox}/_update/{h['_id']}", body={"doc": {"lease_until": until}},
                 params={"if_seq_no": h["_seq_no"], "if_primary_term": h["_primary_term"], "refresh": "true"},
@@ -229,13 +233,25 @@ class SearchLedger:
                             "attempts": int(src.get("attempts") or 0) + 1, "last_error": None, "lease_until": None}
                       for oid, src in current.items()})
 
+    _RETRY_SCRIPT = (
+        "if (ctx._source.status == 'sent') { ctx.op = 'noop'; return; } "
+        "ctx._source.status = params.status; ctx._source.next_attempt = params.next_attempt; "
+        "ctx._source.last_error = params.error; ctx._source.lease_until = null; "
+        "ctx._source.attempts = (ctx._source.attempts == null ? 0 : ctx._source.attempts) + params.inc;"
+    )
+
     def mark_retry(self, ids: Sequence[str], error: str | None, next_attempt: datetime, *,
                    count_attempt: bool = True, give_up: bool = False) -> None:
-        current = self._get(ids)
-        self._update({oid: {"status": "failed" if give_up else "pending", "next_attempt": _iso(next_attempt),
-                            "last_error": error, "lease_until": None,
-                            "attempts": int(src.get("attempts") or 0) + (1 if count_attempt else 0)}
-                      for oid, src in current.items()})
+        """A conditional update (script): an entry already sent stays sent,
+        whatever a late or duplicate failure report says."""
+        self._setup()
+        params = {"status": "failed" if give_up else "pending", "next_attempt": _iso(next_attempt),
+                  "error": error, "inc": 1 if count_attempt else 0}
+        lines: list[dict[str, Any]] = []
+        for oid in dict.fromkeys(ids):
+            lines.append({"update": {"_index": self.outbox, "_id": oid}})
+            lines.append({"script": {"lang": "painless", "source": self._RETRY_SCRIPT, "params": params}})
+        self._bulk(lines, ok=(404,))  # 404: no such entry (as before: ignored)
 
     def sent_times(self, rule_id: str, channel: str, recipient: str, since: datetime) -> list[datetime]:
         hits = self._search(self.outbox, {"size": 10_000, "_source": ["message_id", "sent_at"], "query": {"bool": {

@@ -88,3 +88,29 @@ def test_a_claim_whose_worker_died_gets_its_outbox(engines):
     assert a.claim("r1", "s9", "s9", [delivery("s9")], NOW)
     b = SearchLedger(made[1], prefix=prefix)
     assert [e.story_id for e in b.due(NOW)] == ["s9"]
+
+
+def test_lease_runs_on_a_fresh_clock_not_the_callers_now(engines):
+    """The stage passes a `now` taken before its claim loop; the lease must
+    still run from when it was taken, so another flusher whose `now` is
+    already 6 minutes later does not get the entry."""
+    prefix, made = engines
+    a, b = SearchLedger(made[0], prefix=prefix), SearchLedger(made[1], prefix=prefix)
+    assert a.claim("r1", "s1", "s1", [delivery("s1")], NOW)
+    assert len(a.due(NOW)) == 1
+    assert b.due(NOW + timedelta(minutes=6)) == []
+    later = SearchLedger(made[2], prefix=prefix, clock=lambda: datetime.now(timezone.utc) + timedelta(minutes=6))
+    assert [e.story_id for e in later.due(NOW)] == ["s1"]  # a lease that really ran out is taken over
+
+
+def test_a_late_failure_never_moves_a_sent_entry_back_to_pending(engines):
+    prefix, made = engines
+    a, b = SearchLedger(made[0], prefix=prefix), SearchLedger(made[1], prefix=prefix)
+    assert a.claim("r1", "s1", "s1", [delivery("s1")], NOW)
+    (e,) = a.due(NOW)
+    b.mark_sent([e.id], "<m1@x>", NOW)  # e.g. the worker that took over the expired lease
+    a.mark_retry([e.id], "timeout", NOW, give_up=False)  # the first worker's late report
+    a.mark_retry([e.id], "timeout", NOW, give_up=True)
+    assert a.counts() == {"pending": 0, "sent": 1, "failed": 0, "claimed": 1}
+    assert b.due(NOW + timedelta(hours=1)) == []
+    a.mark_retry(["no-such-entry"], "x", NOW)  # unknown ids are ignored, as before
