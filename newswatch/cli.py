@@ -146,6 +146,68 @@ def check_config() -> None:
     sys.exit(1 if problems else 0)
 
 
+@cli.group()
+def quarantine() -> None:
+    """Articles that could not be processed in embedded mode, kept with their
+    error in <data dir>/quarantine.jsonl (distributed mode: `newswatch dlq`)."""
+
+
+@quarantine.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def quarantine_list(as_json: bool) -> None:
+    """What is quarantined, when, by which stage, and why."""
+    import json as _json
+
+    from newswatch.pipeline.quarantine import Quarantine
+
+    q = Quarantine(load_settings().data_dir / "quarantine.jsonl")
+    records = q.read()
+    for r in records:
+        if as_json:
+            click.echo(_json.dumps(r, ensure_ascii=False, default=str))
+        else:
+            p = r.get("payload") or {}
+            click.echo(f"{r.get('at', '?')[:19]}  {r.get('stage', '?'):8s} {p.get('id', '?')}  {p.get('url', '')}\n"
+                       f"    {r.get('error', '')}")
+    if not as_json:
+        click.echo(f"{len(records)} quarantined article(s)", err=True)
+
+
+@quarantine.command("replay")
+def quarantine_replay() -> None:
+    """Run every quarantined article through the pipeline again (after fixing
+    the cause); those that fail again go back to the quarantine."""
+    from newswatch import app as appmod
+    from newswatch.pipeline.article import Article, ContractError
+    from newswatch.pipeline.transport.inline import ProcessorFailed, SinkFailed
+
+    settings = load_settings()
+    app = appmod.build_embedded(settings, feeds=[])
+    q = app.pipeline.quarantine
+    records = q.take()
+    done = 0
+    try:
+        for i, r in enumerate(records):
+            try:
+                article = Article.from_dict(r.get("payload") or {})
+            except ContractError as exc:
+                click.echo(f"kept: record {i} is not an Article ({exc})", err=True)
+                q.put_back([r])
+                continue
+            try:
+                app.pipeline([article])
+            except (SinkFailed, ProcessorFailed) as exc:
+                click.echo(f"stopped: {exc} -- {len(records) - i} article(s) kept for a later replay", err=True)
+                q.put_back(records[i:])
+                break
+            done += 1
+        app.alerts.tick()
+    finally:
+        app.close()
+    again = app.pipeline.counters.quarantined
+    click.echo(f"replayed {done} of {len(records)}; {again} failed again and are back in the quarantine")
+
+
 # Stage-owned commands, registered here (the composition root).
 _COMMANDS = [
     ("newswatch.cli_feeds", "feeds"),

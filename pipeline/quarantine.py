@@ -30,6 +30,25 @@ class Quarantine:
                 fh.write(json.dumps(record, default=str) + "\n")
             self.count += 1
 
+    def take(self) -> list[dict[str, Any]]:
+        """Remove and return every record (for a replay: what fails again is
+        put back by the pipeline itself)."""
+        with self._lock:
+            if not self.path.exists():
+                return []
+            taken = self.path.with_suffix(".replaying")
+            self.path.replace(taken)
+        with taken.open(encoding="utf-8") as fh:
+            records = [json.loads(line) for line in fh if line.strip()]
+        taken.unlink()
+        return records
+
+    def put_back(self, records: list[dict[str, Any]]) -> None:
+        with self._lock:
+            with self.path.open("a", encoding="utf-8") as fh:
+                for r in records:
+                    fh.write(json.dumps(r, default=str) + "\n")
+
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
