@@ -4,6 +4,7 @@ race test slows the store's reads (a subclass, not a fake) so that without an
 atomic check-and-add both workers would read before either writes."""
 
 import logging
+import multiprocessing
 import sqlite3
 import threading
 import time
@@ -58,6 +59,35 @@ def test_two_workers_on_one_file_agree_on_the_original(tmp_path):
         assert res[other] == originals[0]
     w1.close()
     w2.close()
+
+
+def _worker(path, prefix, rounds, start, out):
+    """One enrich worker process: its own connection to the shared file."""
+    w = Deduplicator(SlowReadStore(path))
+    start.wait()
+    for n in range(rounds):
+        body = " ".join(f"{x}{n}" for x in WIRE.split())
+        out.put((n, prefix, w.check(art(f"{prefix}{n}", f"{prefix} headline {n}", body,
+                                         f"https://{prefix}.example/{n}"))))
+    w.close()
+
+
+def test_worker_processes_on_one_file_agree_on_the_original(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    path, rounds = tmp_path / "dedupe.sqlite3", 15
+    start, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(path, p, rounds, start, out)) for p in ("a", "c")]
+    for p in procs:
+        p.start()
+    got = [out.get(timeout=60) for _ in range(2 * rounds)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    for n in range(rounds):
+        res = {f"{prefix}{n}": dup for m, prefix, dup in got if m == n}
+        originals = [i for i, dup in res.items() if dup is None]
+        assert len(originals) == 1, f"round {n}: {res}"
+        assert set(res.values()) == {None, originals[0]}
 
 
 @pytest.fixture(params=["memory", "sqlite"])
