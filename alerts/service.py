@@ -27,6 +27,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from newswatch.pipeline.article import Article, utcnow
+from newswatch.pipeline.stage import PermanentError
 from newswatch.pipeline.urls import stable_id
 
 from newswatch.alerts.delivery import EmailSender, SendError, WebhookPoster
@@ -84,29 +85,42 @@ class AlertStage:
     # -- Sink ----------------------------------------------------------------
     def write(self, batch: Sequence[Article]) -> None:
         """Claim and enqueue (durable, or raise), then try to deliver.  A
-        delivery failure does not fail the batch: the alert is in the outbox."""
+        delivery failure does not fail the batch: the alert is in the outbox.
+
+        An article that cannot be matched or turned into an alert is not
+        skipped silently: once the rest of the batch is claimed and flushed,
+        :class:`PermanentError` names it, so the transport quarantines or
+        dead-letters it (re-writing the others is harmless: claims are
+        idempotent)."""
         now = self.clock()
+        bad: list[str] = []
         for article in batch:
             self.stats["articles"] += 1
             try:
                 matched = self.matcher.match(article)
-            except Exception:  # bad data must not stop the pipeline
+            except Exception as exc:
                 self.stats["errors"] += 1
-                log.exception("alerts: cannot match article %s; skipped", article.id)
+                log.exception("alerts: cannot match article %s", article.id)
+                bad.append(f"{article.id}: cannot match: {exc!r}")
                 continue
             for rule in matched:
                 self.stats["matched"] += 1
-                self._claim(rule, article, now)
+                err = self._claim(rule, article, now)
+                if err:
+                    bad.append(err)
         if self.flush_on_write:
-            self.flush(now)
+            self.flush(self.clock())
+        if bad:
+            raise PermanentError(f"alerts: {len(bad)} alert(s) could not be built: " + "; ".join(bad[:5]))
 
-    def _claim(self, rule: AlertRule, article: Article, now: datetime) -> None:
+    def _claim(self, rule: AlertRule, article: Article, now: datetime) -> str | None:
+        """Claim (rule, story); an error description if the alert cannot be built."""
         try:
             item = alert_item(rule, article)
-        except Exception:
+        except Exception as exc:
             self.stats["errors"] += 1
             log.exception("alerts: cannot build the alert for rule %s, article %s", rule.id, article.id)
-            return
+            return f"{article.id}: rule {rule.id}: {exc!r}"
         schedule = self._schedules.get(rule.id)
         kind = "digest" if schedule else "immediate"
         due = schedule.next_after(now) if schedule else now
@@ -119,6 +133,7 @@ class AlertStage:
         else:
             self.stats["already_alerted"] += 1
             log.debug("alerts: rule %s already alerted story %s (article %s)", rule.id, article.story_id, article.id)
+        return None
 
     def tick(self, now: datetime | None = None) -> dict[str, int]:
         """Deliver whatever is due now: digests, retries, held alerts."""
@@ -171,28 +186,42 @@ class AlertStage:
                 except Exception as exc:  # a rendering bug must not wedge the outbox
                     log.exception("alerts: cannot render rule %s for %s", rule.id, recipient)
                     self._failed(chunk, SendError(f"render error: {exc}"), now, report)
-        if emails:
-            results = self.email.send_many([m for m, _ in emails])
-            for (msg, chunk), err in zip(emails, results):
-                if err is None:
-                    self.ledger.mark_sent([e.id for e in chunk], str(msg["Message-ID"]), now)
-                    report["sent"] += 1
-                    log.info("alerts: sent %r to %s via %s (%d %s)", str(msg["Subject"]), chunk[0].recipient,
-                             self.email.description, len(chunk), "story" if len(chunk) == 1 else "stories")
-                else:
-                    self._failed(chunk, err, now, report)
+        # One message at a time, each marked sent as soon as the server took
+        # it: a crash mid-batch resends at most the message in flight.
+        for msg, chunk in emails:
+            (err,) = self.email.send_many([msg])
+            if err is None:
+                self._mark_sent(chunk, str(msg["Message-ID"]), now, report)
+                report["sent"] += 1
+                log.info("alerts: sent %r to %s via %s (%d %s)", str(msg["Subject"]), chunk[0].recipient,
+                         self.email.description, len(chunk), "story" if len(chunk) == 1 else "stories")
+            else:
+                self._failed(chunk, err, now, report)
         if posts:
             if self.webhook is None:
                 for *_, chunk in posts:
                     self._failed(chunk, SendError("no webhook sender configured", permanent=True), now, report)
             else:
-                results = self.webhook.post_many([(url, payload) for url, payload, _, _ in posts])
-                for (url, _, mid, chunk), err in zip(posts, results):
+                for url, payload, mid, chunk in posts:
+                    (err,) = self.webhook.post_many([(url, payload)])
                     if err is None:
-                        self.ledger.mark_sent([e.id for e in chunk], mid, now)
+                        self._mark_sent(chunk, mid, now, report)
                         report["sent"] += 1
                     else:
                         self._failed(chunk, err, now, report)
+
+    def _mark_sent(self, chunk: list[OutboxEntry], message_id: str, now: datetime, report: Counter[str]) -> None:
+        """Record an accepted delivery.  If the ledger fails here the message
+        is out already: failing the batch would resend everything still
+        pending, so log it loudly and go on (this one entry is resent once
+        its lease runs out)."""
+        try:
+            self.ledger.mark_sent([e.id for e in chunk], message_id, now)
+        except Exception:
+            report["errors"] += 1
+            log.critical("alerts: %s (rule %s to %s) was ACCEPTED but the ledger could not record it; it "
+                         "will be sent again when its lease expires (entries %s)", message_id, chunk[0].rule_id,
+                         chunk[0].recipient, ", ".join(e.id for e in chunk))
 
     def _chunks(self, rule: AlertRule, channel: str, recipient: str, group: list[OutboxEntry],
                 digest: bool, now: datetime, report: Counter[str]) -> list[list[OutboxEntry]]:

@@ -6,14 +6,18 @@ tests/integration/test_alerts_smtp.py."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import mailbox
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from support.alert_articles import enriched, seed_article, syndicated_copy
 
 from newswatch.alerts import AlertRule, SqliteLedger, build_alerts
 from newswatch.alerts.delivery import SendError
 from newswatch.pipeline.settings import Settings
+from newswatch.pipeline.stage import PermanentError
 
 T0 = datetime(2024, 6, 3, 6, 30, tzinfo=timezone.utc)
 
@@ -161,8 +165,9 @@ def test_bad_article_does_not_stop_the_batch(tmp_path):
     st = stage(tmp_path, [rule()], sender)
     bad = seed_article()
     object.__setattr__(bad, "content", None)  # a broken message that slipped through
-    st.write([bad, story(1)])
-    assert [m["Subject"] for m in sender.sent] == ["[newswatch] MEK: MEK story 1"]
+    with pytest.raises(PermanentError, match=bad.id):  # the transport dead-letters / quarantines it
+        st.write([bad, story(1)])
+    assert [m["Subject"] for m in sender.sent] == ["[newswatch] MEK: MEK story 1"]  # the rest went out
     assert st.counters.errors == 1
 
 
@@ -184,3 +189,73 @@ def test_alias_is_highlighted_for_entity_rule(tmp_path):
     st.write([seed_article()])
     html = sender.sent[0].get_body(("html",)).get_content()
     assert "<mark>MEK</mark>" in html or "<mark>Mojahedin Khalq</mark>" in html
+
+
+class CrashingSender(FakeSender):
+    """Accepts *ok* messages, then the process "dies" mid-batch."""
+
+    def __init__(self, ok: int):
+        super().__init__()
+        self.ok = ok
+
+    def send_many(self, messages):
+        if len(self.sent) + len(messages) > self.ok:
+            raise KeyboardInterrupt("killed")
+        return super().send_many(messages)
+
+
+def test_each_email_is_marked_sent_as_soon_as_accepted(tmp_path):
+    sender = CrashingSender(ok=2)
+    st = build_alerts(Settings(data_dir=tmp_path, config_dir=tmp_path), rules=[rule()], sender=sender,
+                      clock=Clock(T0))
+    st.flush_on_write = False
+    st.write([story(n) for n in range(5)])
+    with pytest.raises(KeyboardInterrupt):
+        st.flush(T0)
+    assert len(sender.sent) == 2
+    assert st.ledger.counts()["sent"] == 2  # were all still "pending", all 5 would be resent
+
+
+class FlakyLedger(SqliteLedger):
+    def mark_sent(self, ids, message_id, now):
+        if not getattr(self, "failed_once", False):
+            self.failed_once = True
+            raise OSError("disk I/O error")
+        super().mark_sent(ids, message_id, now)
+
+
+def test_a_failing_mark_sent_does_not_fail_the_batch(tmp_path, caplog):
+    from newswatch.alerts import AlertStage
+
+    sender = FakeSender()
+    st = AlertStage([rule()], FlakyLedger(tmp_path / "alerts.sqlite3"), sender, clock=Clock(T0))
+    st.write([story(1), story(2), story(3)])  # does not raise
+    assert len(sender.sent) == 3
+    assert st.ledger.counts()["sent"] == 2
+    assert any(r.levelno == logging.CRITICAL and "ACCEPTED" in r.message for r in caplog.records)
+
+
+class SlowSender(FakeSender):
+    def send_many(self, messages):
+        time.sleep(0.3)  # an SMTP round trip, so the second flusher runs meanwhile
+        return super().send_many(messages)
+
+
+def test_two_stages_on_one_ledger_file_send_once(tmp_path):
+    """`newswatch run` beside `newswatch alerts flush`: both flush at once."""
+    from newswatch.alerts import AlertStage
+
+    sender = SlowSender()
+    path = tmp_path / "alerts.sqlite3"
+    a, b = (AlertStage([rule()], SqliteLedger(path), sender, clock=Clock(T0), flush_on_write=False)
+            for _ in range(2))
+    seed = seed_article()
+    a.write([seed])
+    b.write([seed])
+    t = threading.Thread(target=a.tick)
+    t.start()
+    time.sleep(0.05)
+    b.tick()
+    t.join()
+    assert len(sender.sent) == 1
+    assert a.ledger.counts()["sent"] == 1
