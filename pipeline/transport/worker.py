@@ -6,10 +6,16 @@ durable, and only then commit.
   (acks=all) and only then are the input offsets committed.
 - a *sink* stage (index, alerts): the decoded batch is written (bounded
   retries); only then are the offsets committed.  If the batch keeps failing
-  it is bisected: a lone article that fails while the rest of the batch
-  writes is poison and goes to the DLQ; if *nothing* writes, the sink is down,
-  nothing is dead-lettered and the batch is read again after a backoff
-  (an outage must never empty the stream into the DLQ).
+  it is bisected: a lone article that fails with its full retries while other
+  writes of the batch succeed, with an error that is not a known-transient
+  kind (timeout, connection, OSError, SQLite locked/busy), is poison and goes
+  to the DLQ.  A transient failure with nothing written yet, or nothing
+  written at all, means the sink is down: bisection stops (a full outage costs
+  a few calls, not ~2n), nothing is dead-lettered and the batch is read again
+  after a backoff (an outage must never empty the stream into the DLQ).
+- a processor that fails (non-permanently, after its retries) on two messages
+  in a row is treated the same way: a stage outage (dedupe DB locked, disk
+  full), not two poison messages.
 
 Undecodable or too-new messages (ContractError) and PermanentError go to the
 DLQ at once.  A batch that could not be finished (producer or sink down) is
@@ -26,10 +32,11 @@ the new owner, which the idempotent sinks absorb.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from newswatch.pipeline.article import Article, ContractError
 from newswatch.pipeline.stage import PermanentError, Processor, Sink
@@ -58,8 +65,50 @@ class WorkerCounters:
                 f"re-read {self.redelivered_batches}")
 
 
-class SinkUnavailable(Exception):
+class StageUnavailable(Exception):
+    """The stage cannot do its work right now: the batch is re-read later."""
+
+
+class SinkUnavailable(StageUnavailable):
     pass
+
+
+_TRANSIENT_NAMES = ("Timeout", "Connect")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that say "not now" rather than "this article": they must never
+    send an article to the DLQ, however often they repeat."""
+    if isinstance(exc, (PermanentError, ContractError)):
+        return False
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    if isinstance(exc, OSError):  # includes TimeoutError, ConnectionError, disk full
+        return True
+    return any(n in c.__name__ for c in type(exc).__mro__ for n in _TRANSIENT_NAMES)
+
+
+@dataclass
+class _BatchWrite:
+    """Book-keeping for one sink batch while it is bisected."""
+    written: int = 0
+    attempts: dict[tuple[TopicPartition, int], int] = field(default_factory=dict)
+    # articles that failed alone (non-transiently) before anything was written:
+    # poison only if some other write of the batch then succeeds
+    suspects: list[tuple[Message, Exception]] = field(default_factory=list)
+
+    def tried(self, items: Sequence[tuple[Message, Article]]) -> None:
+        for m, _ in items:
+            self.attempts[(m.tp, m.offset)] = self.attempts.get((m.tp, m.offset), 0) + 1
+
+    def attempts_of(self, msg: Message) -> int:
+        return self.attempts.get((msg.tp, msg.offset), 1)
+
+
+# A full outage with a non-transient error looks like "every article is
+# poison"; after this many lone failures with nothing written, call it an outage.
+MAX_SUSPECTS = 2
 
 
 class StageWorker:
@@ -216,7 +265,7 @@ class StageWorker:
             else:
                 self._write(msgs)
             self._producer.flush()  # type: ignore[union-attr]  # outputs and DLQ records, acks=all
-        except (TransportError, SinkUnavailable) as exc:
+        except (TransportError, StageUnavailable) as exc:
             log.warning("%s: batch of %d not done (%s); reading it again", self.stage, len(msgs), exc)
             self.counters.redelivered_batches += 1
             self._rewind(msgs)
@@ -271,8 +320,12 @@ class StageWorker:
         return Article.from_json(msg.value)
 
     def _process(self, msgs: Sequence[Message]) -> None:
+        """Process each message; one that exhausts its retries is held as a
+        suspect until the next message decides: if that one fails too, the
+        stage (not the data) is broken and the batch is read again later."""
         producer = self._producer
         assert producer is not None and self.processor is not None and self.output_topic
+        suspect: tuple[Message, Exception, int] | None = None
         for msg in msgs:
             try:
                 article = self._decode(msg)
@@ -280,26 +333,39 @@ class StageWorker:
                 self._dead_letter(msg, exc, 1)
                 continue
             attempt = 0
+            failed: Exception | None = None
             while True:
                 attempt += 1
                 try:
                     outputs = self.processor.process(article)
                     break
-                except PermanentError as exc:
+                except (PermanentError, ContractError) as exc:
                     self._dead_letter(msg, exc, attempt)
                     outputs = None
                     break
                 except Exception as exc:
                     if attempt > self.max_retries:
-                        self._dead_letter(msg, exc, attempt)
-                        outputs = None
+                        failed, outputs = exc, None
                         break
                     self.counters.retries += 1
                     log.info("%s: %s failed (attempt %d): %s -- retrying", self.stage, article.id, attempt, exc)
                     self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
+            if failed is not None:
+                if suspect is not None:
+                    log.error("%s: two messages in a row failed after %d attempts each (%s; %s): treating it "
+                              "as a stage outage, nothing dead-lettered, re-reading the batch after a backoff",
+                              self.stage, attempt, suspect[1], failed)
+                    raise StageUnavailable(f"{self.stage}: consecutive failures: {failed}")
+                suspect = (msg, failed, attempt)
+                continue
+            if suspect is not None:  # the next message went through: the suspect alone is bad
+                self._dead_letter(*suspect)
+                suspect = None
             for out in outputs or []:
                 producer.produce(self.output_topic, out.to_bytes(), key=out.id.encode("utf-8"))
                 self.counters.produced += 1
+        if suspect is not None:  # the batch's last message: nothing after it to say otherwise
+            self._dead_letter(*suspect)
 
     def _write(self, msgs: Sequence[Message]) -> None:
         assert self.sink is not None
@@ -311,26 +377,34 @@ class StageWorker:
                 self._dead_letter(msg, exc, 1)
         if not items:
             return
-        error = self._try_write([a for _, a in items], retries=self.max_retries)
+        state = _BatchWrite()
+        error = self._try_write(items, state, retries=self.max_retries)
         if error is None:
             self.counters.written += len(items)
             return
-        if len(items) == 1 and not isinstance(error, PermanentError):
+        if len(items) == 1 and not _is_permanent(error):
             raise SinkUnavailable(f"{self.sink.name}: {error}")
-        poisoned, written = self._bisect(items, error)
-        if written == 0 and not all(isinstance(e, PermanentError) for _, e in poisoned):
+        poisoned = self._bisect(items, error, state, alone_tried=True)
+        if state.suspects:
+            if state.written == 0:
+                raise SinkUnavailable(f"{self.sink.name} wrote nothing: {state.suspects[0][1]}")
+            poisoned += state.suspects
+        if state.written == 0 and not all(_is_permanent(e) for _, e in poisoned):
             raise SinkUnavailable(f"{self.sink.name} wrote nothing: {error}")
-        self.counters.written += written
+        self.counters.written += state.written
         for msg, exc in poisoned:
-            self._dead_letter(msg, exc, self.max_retries + 1)
+            self._dead_letter(msg, exc, state.attempts_of(msg))
 
-    def _try_write(self, batch: list[Article], *, retries: int) -> Exception | None:
+    def _try_write(self, items: Sequence[tuple[Message, Article]], state: _BatchWrite, *,
+                   retries: int) -> Exception | None:
         assert self.sink is not None
+        batch = [a for _, a in items]
         for attempt in range(retries + 1):
+            state.tried(items)
             try:
                 self.sink.write(batch)
                 return None
-            except PermanentError as exc:
+            except (PermanentError, ContractError) as exc:
                 return exc
             except Exception as exc:
                 if attempt == retries:
@@ -341,21 +415,43 @@ class StageWorker:
                 self.sleep(min(self.backoff * 2 ** attempt, self.max_backoff))
         return None
 
-    def _bisect(self, items: list[tuple[Message, Article]], error: Exception
-                ) -> tuple[list[tuple[Message, Exception]], int]:
-        """Split a failing batch until the failing articles are alone: the
-        poisoned (message, error) pairs and how many articles were written."""
+    def _bisect(self, items: list[tuple[Message, Article]], error: Exception, state: _BatchWrite, *,
+                alone_tried: bool = False) -> list[tuple[Message, Exception]]:
+        """Split a failing batch until the failing articles are alone; the
+        poisoned (message, error) pairs.  Raises SinkUnavailable as soon as
+        the failures look like the sink rather than the articles."""
+        assert self.sink is not None
         if len(items) == 1:
-            return [(items[0][0], error)], 0
+            msg = items[0][0]
+            if not _is_permanent(error) and not alone_tried:
+                # so far it failed in company with one retry: give it the full retries, alone
+                error = self._try_write(items, state, retries=self.max_retries)
+                if error is None:
+                    state.written += 1
+                    return []
+            if _is_permanent(error):
+                return [(msg, error)]
+            if is_transient(error):
+                raise SinkUnavailable(f"{self.sink.name}: {error}")
+            if state.written:
+                return [(msg, error)]
+            state.suspects.append((msg, error))
+            if len(state.suspects) >= MAX_SUSPECTS:
+                raise SinkUnavailable(f"{self.sink.name}: {len(state.suspects)} articles failed alone and "
+                                      f"nothing was written: {error}")
+            return []
         mid = len(items) // 2
         poisoned: list[tuple[Message, Exception]] = []
-        written = 0
         for half in (items[:mid], items[mid:]):
-            err = self._try_write([a for _, a in half], retries=1)
+            err = self._try_write(half, state, retries=1)
             if err is None:
-                written += len(half)
-            else:
-                p, w = self._bisect(half, err)
-                poisoned += p
-                written += w
-        return poisoned, written
+                state.written += len(half)
+                continue
+            if is_transient(err) and state.written == 0:
+                raise SinkUnavailable(f"{self.sink.name}: {err}")
+            poisoned += self._bisect(half, err, state)
+        return poisoned
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, (PermanentError, ContractError))

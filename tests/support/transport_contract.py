@@ -10,6 +10,7 @@ fixture gives -- real Kafka in the integration run.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
@@ -105,9 +106,13 @@ class RecordingSink:
     def __init__(self) -> None:
         self.docs: dict[str, Article] = {}
         self.writes = 0
+        self.calls = 0
+        self.tries: Counter[str] = Counter()  # write calls each article was part of
         self.down = False
 
     def write(self, batch: Sequence[Article]) -> None:
+        self.calls += 1
+        self.tries.update(a.id for a in batch)
         if self.down:
             raise ConnectionError("sink unreachable")
         if any(a.title.startswith("poison") for a in batch):
@@ -291,6 +296,110 @@ def test_sink_poison_is_isolated_by_bisection(transport: TransportEnv) -> None:
     assert counters.dead_lettered == 1
     dead = poll_all(_subscribed(transport, names["dlq"]), 1)
     assert dead[0].key == b"a0007" and "mapping error" in dead[0].header(H_ERROR)
+    assert dead[0].header(H_ATTEMPTS) == str(sink.tries["a0007"])  # every write it was part of
+    assert sink.tries["a0007"] > 2  # the batch's own tries and then some
+
+
+class FlappingSink(RecordingSink):
+    """Fake sink that times out on the given call numbers (an overloaded
+    engine: 429s, SQLite busy) and writes otherwise."""
+
+    def __init__(self, failing_calls: set[int]) -> None:
+        super().__init__()
+        self.failing_calls = failing_calls
+
+    def write(self, batch: Sequence[Article]) -> None:
+        if self.calls + 1 in self.failing_calls:
+            self.calls += 1
+            self.tries.update(a.id for a in batch)
+            raise TimeoutError("engine busy (HTTP 429)")
+        super().write(batch)
+
+
+def test_flapping_sink_dead_letters_nothing(transport: TransportEnv) -> None:
+    # the whole batch and the lone article 4 time out repeatedly while its
+    # siblings write: a timeout is never the article's fault
+    names = transport.topics(raw=1, dlq=1)
+    arts = [art(i) for i in range(8)]
+    produce(transport.broker, names["raw"], arts)
+    sink = FlappingSink({1, 2, 3, 4, 6, 7, 8, 9, 10, 11})
+    w = _worker(transport, names, sink=sink, max_retries=3, sleep=lambda s: None)
+    counters = w.run(once=True)
+    w.close()
+    assert counters.dead_lettered == 0
+    assert set(sink.docs) == {a.id for a in arts}
+
+
+def test_lone_article_timing_out_is_not_dead_lettered(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, dlq=1)
+    arts = [art(i, "slow" if i == 3 else None) for i in range(6)]
+    produce(transport.broker, names["raw"], arts)
+    sink = RecordingSink()
+    slow = {"on": True}
+    real_write = sink.write
+
+    def write(batch: Sequence[Article]) -> None:
+        if slow["on"] and any(a.title == "slow" for a in batch):
+            sink.calls += 1
+            raise TimeoutError("read timed out")
+        real_write(batch)
+    sink.write = write  # type: ignore[method-assign]
+    w = _worker(transport, names, sink=sink, max_retries=1)
+    wait_until(lambda: w.counters.redelivered_batches >= 2, step=w.step, what="two re-reads")
+    assert w.counters.dead_lettered == 0 and "a0003" not in sink.docs
+    slow["on"] = False
+    wait_until(lambda: "a0003" in sink.docs, step=w.step, what="the slow article written")
+    w.close()
+    assert w.counters.dead_lettered == 0 and set(sink.docs) == {a.id for a in arts}
+
+
+def test_sink_outage_costs_few_write_calls_not_two_per_article(transport: TransportEnv) -> None:
+    for n, error in enumerate((ConnectionError("down"), ValueError("500 internal error"))):
+        t = transport.topics(**{f"raw{n}": 1, f"dlq{n}": 1})
+        names = {"raw": t[f"raw{n}"], "dlq": t[f"dlq{n}"]}
+        produce(transport.broker, names["raw"], [art(i) for i in range(40)])
+        sink = RecordingSink()
+
+        def write(batch: Sequence[Article], error: Exception = error) -> None:
+            sink.calls += 1
+            raise error
+        sink.write = write  # type: ignore[method-assign]
+        w = _worker(transport, names, sink=sink, batch_size=40, max_retries=1, group_id=transport.group(
+            type(error).__name__))
+        wait_until(lambda: w.counters.redelivered_batches >= 1, step=w.step, what="one failed batch")
+        w.close()
+        assert w.counters.dead_lettered == 0
+        # the batch of 40 (2 tries), then a few halves and lone tries: not ~80 calls
+        assert sink.calls <= 20, (error, sink.calls)
+
+
+class LockedUpper(Upper):
+    """Fake processor whose state DB is locked while ``locked`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locked = True
+
+    def process(self, a: Article) -> list[Article]:
+        if self.locked:
+            self.calls[a.id] += 1
+            raise sqlite3.OperationalError("database is locked")
+        return super().process(a)
+
+
+def test_processor_outage_dead_letters_nothing_and_reads_again(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, out=1, dlq=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(6)])
+    proc = LockedUpper()
+    w = _worker(transport, names, processor=proc, output_topic=names["out"], max_retries=1)
+    wait_until(lambda: w.counters.redelivered_batches >= 2, step=w.step, what="two failed attempts")
+    assert w.counters.dead_lettered == 0 and w.counters.produced == 0
+    proc.locked = False
+    wait_until(lambda: w.counters.produced >= 6, step=w.step, what="recovery")
+    w.close()
+    assert w.counters.dead_lettered == 0
+    out = poll_all(_subscribed(transport, names["out"]), 6)
+    assert {m.key for m in out} == {a.id.encode() for a in map(art, range(6))}
 
 
 def test_sink_outage_dead_letters_nothing_and_commits_nothing(transport: TransportEnv) -> None:
