@@ -19,7 +19,7 @@ import click
 from newswatch import __version__
 from newswatch.pipeline.config import ConfigError
 from newswatch.pipeline.logs import setup_logging
-from newswatch.pipeline.settings import BUNDLED_CONFIG_DIR, load_settings
+from newswatch.pipeline.settings import BUNDLED_CONFIG_DIR, SettingsError, load_settings
 
 CONFIG_FILES = ("feeds.yaml", "watchlist.yaml", "topics.yaml", "alerts.yaml")
 
@@ -57,8 +57,8 @@ def cli(data_dir: Path | None, config_dir: Path | None, verbose: int, quiet: boo
         os.environ["NEWSWATCH_LOG_LEVEL"] = "WARNING"
     try:
         s = load_settings()
-    except Exception as exc:  # pydantic ValidationError: name the variable
-        raise click.ClickException(f"invalid NEWSWATCH_* setting: {exc}") from None
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     setup_logging(s.log_level, s.log_format)
 
 

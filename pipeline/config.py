@@ -48,7 +48,7 @@ def _format_validation(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(entry)"
-        msg = err["msg"]
+        msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "missing":
             msg = "is required but missing -- add it"
         elif err["type"] == "extra_forbidden":
@@ -65,29 +65,46 @@ def load_entries(path: Path, key: str, model: type[M], *, allow_empty: bool = Fa
     if data is None:
         data = {key: []}
     if not isinstance(data, dict) or key not in data:
-        raise ConfigError(path, f"expected a top-level '{key}:' list")
+        found = f" (found: {', '.join(map(str, data))})" if isinstance(data, dict) and data else ""
+        raise ConfigError(path, f"expected a top-level '{key}:' list{found}")
+    # YAML anchors conventionally live under x-* keys; anything else is a typo
+    unknown = [k for k in data if k != key and not str(k).startswith("x-")]
+    if unknown:
+        raise ConfigError(path, f"unknown top-level key(s) {', '.join(map(repr, unknown))} -- "
+                          f"only '{key}:' is read (and x-* keys for YAML anchors); remove or move them")
     items = data[key] or []
     if not isinstance(items, list):
         raise ConfigError(path, f"'{key}' must be a list of entries (each starting with '- ')")
     out: list[M] = []
+    problems: list[str] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(items):
         ident = raw.get("id") if isinstance(raw, dict) else None
         entry = f"{key}[{i}]" + (f" (id {ident!r})" if ident else "")
         if not isinstance(raw, dict):
-            raise ConfigError(path, "each entry must be a mapping of settings", entry)
+            problems.append(f"{entry}: each entry must be a mapping of settings")
+            continue
         try:
             obj = model.model_validate(raw)
         except ValidationError as exc:
-            raise ConfigError(path, _format_validation(exc), entry) from None
+            problems.append(f"{entry}: {_format_validation(exc)}")
+            continue
         except ValueError as exc:
-            raise ConfigError(path, str(exc), entry) from None
+            problems.append(f"{entry}: {exc}")
+            continue
         oid = getattr(obj, "id", None)
         if oid is not None:
             if oid in seen:
-                raise ConfigError(path, f"duplicate id {oid!r} (also {key}[{seen[oid]}]) -- ids must be unique", entry)
+                problems.append(f"{entry}: duplicate id {oid!r} (also {key}[{seen[oid]}]) -- ids must be unique")
+                continue
             seen[oid] = i
         out.append(obj)
+    if problems:
+        # every bad entry at once: fixing a file one error per run is no fun
+        if len(problems) == 1:
+            entry, _, message = problems[0].partition(": ")
+            raise ConfigError(path, message, entry)
+        raise ConfigError(path, f"{len(problems)} problems:\n  " + "\n  ".join(problems))
     if not out and not allow_empty:
         raise ConfigError(path, f"no {key} defined -- add at least one entry")
     return out

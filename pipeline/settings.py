@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -109,6 +109,44 @@ class Settings(BaseSettings):
     def _expand(cls, v: Path) -> Path:
         return v.expanduser()
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except Exception:
+            raise ValueError(f"{v!r} is not a time zone -- use an IANA name such as UTC or Europe/Paris") from None
+        return v
+
+    @field_validator("allow_private_hosts")
+    @classmethod
+    def _hosts(cls, v: str) -> str:
+        import ipaddress
+
+        for item in (x.strip() for x in v.split(",")):
+            if not item or "/" not in item:
+                continue  # a host name or a single address
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a network -- use CIDR such as 10.1.2.0/24, or a host name") from None
+        return v
+
+    @model_validator(mode="after")
+    def _intervals(self) -> "Settings":
+        if self.max_interval < self.min_interval:
+            raise ValueError(
+                f"NEWSWATCH_MAX_INTERVAL ({self.max_interval}s) is below NEWSWATCH_MIN_INTERVAL ({self.min_interval}s)"
+            )
+        return self
+
     @cached_property
     def db_path(self) -> Path:
         return self.data_dir / "newswatch.sqlite3"
@@ -125,6 +163,27 @@ class Settings(BaseSettings):
         return None
 
 
+class SettingsError(ValueError):
+    """A NEWSWATCH_* variable has a value that cannot be used."""
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (CLI flags) on top."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from the environment, with explicit overrides (CLI flags) on
+    top.  A bad value raises SettingsError naming the variable and the fix."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from None
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    import os
+
+    lines = []
+    for err in exc.errors():
+        name = "_".join(str(p) for p in err["loc"]).upper()
+        var = f"NEWSWATCH_{name}" if name else "settings"
+        given = os.environ.get(var)
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{var}={given!r}: {msg}" if given is not None else f"{var}: {msg}")
+    return "invalid setting: " + "; ".join(lines)
