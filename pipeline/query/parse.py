@@ -37,6 +37,7 @@ DATE_FIELDS = {"published": "published", "date": "published", "published_at": "p
 
 _ESCAPE_RE = re.compile(r"\\(.)")
 _WILDCARD_RE = re.compile(r"(?<!\\)[*?]")
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RELATIVE_RE = re.compile(r"^now(?:-(\d+)([smhdw]))?$")
 
 
@@ -96,13 +97,15 @@ class _Converter:
         if isinstance(node, lt.Range):
             if field not in DATE_FIELDS.values():
                 raise QueryError(f"ranges work on published only, not on {field!r}")
-            return DateRange(
-                field,
-                _parse_date(str(node.low), field),
-                _parse_date(str(node.high), field),
-                bool(node.include_low),
-                bool(node.include_high),
-            )
+            low, high = str(node.low), str(node.high)
+            start, end = _parse_date(low, field), _parse_date(high, field)
+            include_start, include_end = bool(node.include_low), bool(node.include_high)
+            # a bare day means the whole day: [2024-01-01 TO 2024-01-31] includes the 31st
+            if end is not None and _DAY_RE.match(high) and include_end:
+                end, include_end = end + timedelta(days=1), False
+            if start is not None and _DAY_RE.match(low) and not include_start:
+                start, include_start = start + timedelta(days=1), True
+            return DateRange(field, start, end, include_start, include_end)
         if isinstance(node, lt.Phrase):
             return self.value(node.value[1:-1], field, phrase=True)
         if isinstance(node, lt.Word):

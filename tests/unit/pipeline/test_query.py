@@ -98,3 +98,14 @@ def test_required_terms_and_rule_index_are_exact():
     d = doc()
     assert sorted(idx.match(d)) == sorted(r for r, q in rules.items() if m(q, d)) == ["a", "b", "c"]
     assert "e" not in idx.candidates(d)
+
+
+@pytest.mark.parametrize("q,expected", [
+    ("published:[2024-06-01 TO 2024-06-01]", True),   # a bare day is the whole day
+    ("published:[2024-05-01 TO 2024-05-31]", False),
+    ("published:{2024-06-01 TO *]", False),            # exclusive start day: from the next day on
+    ("published:{2024-05-31 TO *]", True),
+])
+def test_bare_days_in_ranges_cover_whole_days(q, expected):
+    d = doc(published_at=datetime(2024, 6, 1, 15, 30, tzinfo=timezone.utc))
+    assert m(q, d) is expected
