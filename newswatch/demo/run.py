@@ -8,6 +8,7 @@ what `newswatch run` does with real feeds.
 
 from __future__ import annotations
 
+import shlex
 import time
 
 import click
@@ -48,11 +49,17 @@ def run_demo(settings: Settings, *, keep_serving: bool = False) -> None:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+    # the commands must find what the demo wrote, wherever that was
+    import os
+
+    nw = "newswatch"
+    if os.environ.get("NEWSWATCH_DATA_DIR"):
+        nw += f" --data-dir {shlex.quote(str(settings.data_dir))}"
     echo("\nTry next:")
-    echo("  newswatch search 'entity:mek AND Albania'")
-    echo("  newswatch search '\"National Council of Resistance\" OR entity:ncri' --json")
+    echo(f"  {nw} search 'entity:mek AND Albania'")
+    echo(f"  {nw} search '\"National Council of Resistance\" OR entity:ncri' --json")
+    echo(f"  {nw} stats")
     echo("  newswatch tag - <<< 'The PMOI held a rally in Tirana.'")
-    echo("  newswatch stats")
 
 
 def _run_embedded(settings: Settings, feeds: list, echo) -> None:  # type: ignore[type-arg]
