@@ -143,7 +143,38 @@ def check_config() -> None:
         except ConfigError as exc:
             problems += 1
             click.echo(f"error    {exc}", err=True)
+    if not problems:
+        for warning in _unknown_references(d):
+            click.echo(f"warning  {warning}", err=True)
     sys.exit(1 if problems else 0)
+
+
+def _unknown_references(d: Path) -> list[str]:
+    """Queries naming an entity or topic that no file defines: a typo there
+    means a rule that silently never matches."""
+    from newswatch.alerts import load_rules
+    from newswatch.enrich.topics import load_topics
+    from newswatch.enrich.watchlist import load_watchlist
+    from newswatch.pipeline.query import FieldTerm, parse_query
+    from newswatch.pipeline.query.ast import walk
+    from newswatch.pipeline.text import fold
+
+    entities = load_watchlist(d / "watchlist.yaml")
+    known = {
+        "entity": {e.id.casefold() for e in entities} | {fold(e.name) for e in entities},
+        "topic": {t.casefold() for t in load_topics(d / "topics.yaml").topics},
+    }
+    queries = [(d / "alerts.yaml", f"rule {r.id!r}", r.query) for r in load_rules(d)]
+    for topic in load_topics(d / "topics.yaml").topics.values():
+        queries += [(d / "topics.yaml", f"topic {topic.id!r} rule {i}", r.query) for i, r in enumerate(topic.rules)]
+    out = []
+    for path, where, query in queries:
+        for n in walk(parse_query(query)):
+            if isinstance(n, FieldTerm) and n.field in known and not n.wildcard and n.value not in known[n.field]:
+                fix = "watchlist.yaml" if n.field == "entity" else "topics.yaml"
+                out.append(f"{path}: {where}: {n.field}:{n.value} is not defined in {fix} -- "
+                           f"this clause never matches; check the spelling")
+    return out
 
 
 @cli.group()
