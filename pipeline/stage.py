@@ -50,18 +50,23 @@ class PermanentError(Exception):
     the transport sends it to the dead-letter queue instead of retrying."""
 
 
+_TRANSIENT_NAMES = ("Timeout", "Connect")
+
+
 def is_transient(exc: BaseException) -> bool:
     """Errors that say "not now" rather than "never": a locked database, a
-    timeout, a dropped connection.  Transports retry these (and never park the
-    message for good); other errors on one message make it a poison message."""
+    timeout, a dropped connection, a full disk.  Transports retry these and
+    never park the message for good; other errors on one message make it a
+    poison message."""
     import sqlite3  # local: most callers never get here
 
-    if isinstance(exc, PermanentError):
-        return False
-    if isinstance(exc, (TimeoutError, ConnectionError, sqlite3.OperationalError)):
-        return True
-    if isinstance(exc, OSError):  # disk full, network down
-        return True
-    name = type(exc).__name__
-    return "Timeout" in name or "Connection" in name or "Unavailable" in name
+    from newswatch.pipeline.article import ContractError
 
+    if isinstance(exc, (PermanentError, ContractError)):
+        return False
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    if isinstance(exc, OSError):  # includes TimeoutError, ConnectionError, disk full
+        return True
+    return any(n in c.__name__ for c in type(exc).__mro__ for n in _TRANSIENT_NAMES)

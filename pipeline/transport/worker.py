@@ -32,14 +32,13 @@ the new owner, which the idempotent sinks absorb.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from newswatch.pipeline.article import Article, ContractError
-from newswatch.pipeline.stage import PermanentError, Processor, Sink
+from newswatch.pipeline.stage import PermanentError, Processor, Sink, is_transient
 from newswatch.pipeline.transport.broker import (
     Broker, CommitFailed, Consumer, Message, Producer, TopicPartition, TransportError,
 )
@@ -73,20 +72,6 @@ class SinkUnavailable(StageUnavailable):
     pass
 
 
-_TRANSIENT_NAMES = ("Timeout", "Connect")
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Errors that say "not now" rather than "this article": they must never
-    send an article to the DLQ, however often they repeat."""
-    if isinstance(exc, (PermanentError, ContractError)):
-        return False
-    if isinstance(exc, sqlite3.OperationalError):
-        text = str(exc).lower()
-        return "locked" in text or "busy" in text
-    if isinstance(exc, OSError):  # includes TimeoutError, ConnectionError, disk full
-        return True
-    return any(n in c.__name__ for c in type(exc).__mro__ for n in _TRANSIENT_NAMES)
 
 
 @dataclass
