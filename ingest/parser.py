@@ -10,6 +10,7 @@ sinks the others: it is skipped and counted.
 from __future__ import annotations
 
 import calendar
+import html
 import io
 import logging
 import re
@@ -176,7 +177,7 @@ def parse_feed(
 
     fetched_at = fetched_at or utcnow()
     hint = _language_hint(language) or _language_hint(res.language)
-    source_name = feed_name or res.title
+    source_name = feed_name or _plain(res.title, MAX_NAME)
     feed_domain = domain_of(base_url) or domain_of(res.link)
     base = base_url or res.link
     for entry in entries:
@@ -193,6 +194,20 @@ def parse_feed(
     return res
 
 
+# Feed text is untrusted: names shown in tables, emails and dashboards are
+# plain text of sane length (a feed once sent a 20 KB title).
+MAX_TITLE = 1000
+MAX_NAME = 200
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def _plain(text: str, limit: int) -> str:
+    """Tags dropped, entities decoded, whitespace folded, length capped."""
+    text = html.unescape(_TAG_RE.sub(" ", text or ""))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _article(entry: Any, *, feed_id: str, base: str, fetched_at: datetime, source_name: str,
              feed_domain: str, feed_tags: list[str], hint: str | None) -> Article | None:
     link = _http_url(entry.get("link"), base)
@@ -206,12 +221,12 @@ def _article(entry: Any, *, feed_id: str, base: str, fetched_at: datetime, sourc
     if not link and not guid:
         return None
     summary = entry.get("summary") or ""
-    authors = [a.get("name", "").strip() for a in entry.get("authors") or [] if a.get("name")]
+    authors = [_plain(a.get("name", ""), MAX_NAME) for a in entry.get("authors") or [] if a.get("name")]
     if not authors and entry.get("author"):
-        authors = [entry["author"].strip()]
+        authors = [_plain(entry["author"], MAX_NAME)]
     categories = []
     for t in entry.get("tags") or []:
-        term = (t.get("term") or t.get("label") or "").strip()
+        term = _plain(t.get("term") or t.get("label") or "", MAX_NAME)
         if term and term not in categories:
             categories.append(term)
     published = _to_datetime(entry.get("published_parsed")) or _to_datetime(entry.get("updated_parsed"))
@@ -222,7 +237,7 @@ def _article(entry: Any, *, feed_id: str, base: str, fetched_at: datetime, sourc
         guid=guid,
         feed_id=feed_id,
         source=Source(name=source_name, domain=domain_of(link) or feed_domain),
-        title=(entry.get("title") or "").strip(),
+        title=(entry.get("title") or "").strip()[:MAX_TITLE],
         summary=summary,
         content=_content(entry, summary),
         content_format="html",

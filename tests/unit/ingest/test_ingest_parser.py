@@ -176,3 +176,20 @@ def test_ancient_date_flagged_too_old():
     a = parse_feed(body, feed_id="x", fetched_at=FETCHED).articles[0]
     assert a.published_flag == "too_old" and a.published_at == FETCHED
     assert a.fetched_at - a.published_at < timedelta(seconds=1)
+
+
+def test_hostile_channel_title_and_huge_titles_are_tamed():
+    from newswatch.ingest.parser import MAX_TITLE, parse_feed
+
+    big = "B" * 20_000
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile &lt;b&gt;Feed&lt;/b&gt; &amp; co</title>'
+        f"<item><title>{big}</title><link>https://h.example/1</link>"
+        "<author>&lt;script&gt;x&lt;/script&gt;Jo</author><category>&lt;i&gt;World&lt;/i&gt;</category></item>"
+        "</channel></rss>"
+    ).encode()
+    res = parse_feed(body, feed_id="h")
+    (a,) = res.articles
+    assert a.source.name == "Hostile Feed & co"
+    assert len(a.title) == MAX_TITLE
+    assert "<" not in a.authors[0] and a.categories == ["World"]
