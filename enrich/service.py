@@ -54,8 +54,10 @@ class Enricher:
         a = _copy(article)
         normalize_article(a)
         if not (a.title or a.summary or a.content):
+            # nothing to tag, search or alert on: park it with the reason
+            # (quarantine / DLQ) instead of indexing an empty "(no title)"
             self.stats["empty"] += 1
-            log.info("article %s has no text after cleanup (url %s)", a.id, a.url)
+            raise PermanentError(f"article {a.id} has no text after cleanup (url {a.url or '-'})")
         a.language = detect_article_language(a) or a.language
         fp = fingerprint(a)
         a.content_hash = fp.content_hash

@@ -47,3 +47,15 @@ def test_default_factory_uses_sqlite_in_data_dir(tmp_path):
     e.process(Article(id="x", content="hello world", content_format="text"))
     e.close()
     assert (tmp_path / "dedupe.sqlite3").exists()
+
+
+def test_an_article_without_any_text_is_refused_not_indexed_empty():
+    import pytest
+
+    from newswatch.pipeline.stage import PermanentError
+
+    from newswatch.enrich import Enricher, EntityTagger, TopicTagger
+
+    enricher = Enricher(EntityTagger([]), TopicTagger([]), None)
+    with pytest.raises(PermanentError, match="no text"):
+        enricher.process(Article(id="e1", url="https://x.test/e", title="", summary="<p> <script>x()</script></p>"))
