@@ -22,12 +22,23 @@ def _context(text: str, start: int, end: int) -> str:
 
 @click.command("tag")
 @click.argument("file", type=click.File("r", encoding="utf-8"), default="-", required=False)
-@click.option("--json", "as_json", is_flag=True, help="print JSON (entities, topics) instead of text")
-@click.option("--title", default="", help="a headline to tag along with the text")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (entities, topics) instead of text.")
+@click.option("--title", default="", help="A headline to tag along with the text.")
 def tag(file, as_json: bool, title: str) -> None:
-    """Tag FILE (or standard input with -) and print entities and topics."""
+    """Tag FILE (or standard input with -) with the watchlist entities and
+    topics of your config, with the evidence for each: how to test a
+    watchlist or topic change before it goes live.
+
+    \b
+    Examples:
+      newswatch tag article.txt
+      newswatch tag --json - <<< 'The PMOI held a rally in Tirana.'
+    """
     from newswatch.enrich import tag_text
 
+    if getattr(file, "name", "") == "<stdin>" and file.isatty():
+        click.echo("Reading the text to tag from the terminal; end with Ctrl-D "
+                   "(or give a FILE: newswatch tag article.txt).", err=True)
     text = file.read()
     try:
         result = tag_text(text, load_settings(), title=title)

@@ -106,6 +106,19 @@ class _Converter:
             if start is not None and _DAY_RE.match(low) and not include_start:
                 start, include_start = start + timedelta(days=1), True
             return DateRange(field, start, end, include_start, include_end)
+        if isinstance(node, (lt.From, lt.To)):  # published:>2024-01-01, published:<=now-7d
+            if field not in DATE_FIELDS.values():
+                raise QueryError(f"comparisons work on published only, not on {field!r}")
+            raw = str(node.a)
+            day = _parse_date(raw, field)
+            whole_day = day is not None and _DAY_RE.match(raw)
+            if isinstance(node, lt.From):  # > skips the whole day, >= starts at it
+                if whole_day and not node.include:
+                    return DateRange(field, day + timedelta(days=1), None, True, True)
+                return DateRange(field, day, None, bool(node.include), True)
+            if whole_day and node.include:  # <= includes the whole day
+                return DateRange(field, None, day + timedelta(days=1), True, False)
+            return DateRange(field, None, day, True, bool(node.include))
         if isinstance(node, lt.Phrase):
             return self.value(node.value[1:-1], field, phrase=True)
         if isinstance(node, lt.Word):
@@ -165,14 +178,40 @@ def _flatten(kind: type, children: list[Node]) -> Node:
     return kind(tuple(flat))
 
 
+_OPERATORS_RE = re.compile(r"&&|\|\|")
+
+
+def _diagnose(q: str) -> str:
+    """A plain-words reason for a query luqum refused."""
+    if q.count('"') % 2:
+        return 'a quote (") is not closed -- close the phrase or escape it as \\"'
+    depth = 0
+    for ch in q:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return "a ')' has no matching '(' -- check the parentheses"
+    if depth:
+        return "a '(' is not closed -- check the parentheses"
+    words = q.split()
+    if words and words[-1].upper() in ("AND", "OR", "NOT", "TO"):
+        return f"nothing after {words[-1]!r} -- finish the expression or remove the operator"
+    if words and words[0].upper() in ("AND", "OR"):
+        return f"nothing before {words[0]!r} -- start with a term"
+    if re.search(r":\s*[<>]", q):
+        return "comparisons like published:>2024-01-01 are written as ranges: published:[2024-01-01 TO *]"
+    return ("not valid query syntax -- use words, \"phrases\", field:value, AND / OR / NOT and ( ); "
+            "special characters such as : / [ ] { } ^ ~ need a backslash")
+
+
 def parse_query(query: str) -> Node:
     """Parse *query* (Lucene syntax) into the shared tree.  Raises QueryError
     with a message fit to show the user."""
     q = (query or "").strip()
     if not q or q == "*" or q == "*:*":
         return MatchAll()
+    q = _OPERATORS_RE.sub(lambda m: {"&&": " AND ", "||": " OR "}[m.group()], q)  # Lucene's aliases
     try:
         tree = _luqum_parser.parse(q)
-    except (ParseError, Exception) as exc:  # luqum raises a few kinds
-        raise QueryError(f"cannot parse query {query!r}: {exc} -- check quotes and parentheses") from None
+    except (ParseError, Exception):  # luqum raises a few kinds, with parser jargon
+        raise QueryError(f"cannot parse query {query!r}: {_diagnose(q)}") from None
     return _Converter(q).convert(tree, "text")

@@ -2,6 +2,8 @@
 
 from datetime import datetime, timezone
 
+import re
+
 import pytest
 
 from newswatch.pipeline.article import Article, EntityTag, Source, TopicTag
@@ -109,3 +111,22 @@ def test_required_terms_and_rule_index_are_exact():
 def test_bare_days_in_ranges_cover_whole_days(q, expected):
     d = doc(published_at=datetime(2024, 6, 1, 15, 30, tzinfo=timezone.utc))
     assert m(q, d) is expected
+
+
+@pytest.mark.parametrize("q,expected", [
+    ("published:>2024-05-31", True), ("published:>2024-06-01", False),
+    ("published:>=2024-06-01", True), ("published:<2024-06-01", False),
+    ("published:<=2024-06-01", True), ("published:<2024-06-02", True),
+    ("Albania && published:>=2024-01-01 || nothing", True),
+])
+def test_comparisons_on_dates_and_lucene_operator_aliases(q, expected):
+    d = doc(published_at=datetime(2024, 6, 1, 15, 30, tzinfo=timezone.utc))
+    assert m(q, d) is expected
+
+
+@pytest.mark.parametrize("q,hint", [
+    ("paris AND", "nothing after 'AND'"), ('"open', "quote"), ("(a OR b", "'(' is not closed"),
+])
+def test_parse_errors_say_what_to_fix(q, hint):
+    with pytest.raises(QueryError, match=re.escape(hint)):
+        parse_query(q)
