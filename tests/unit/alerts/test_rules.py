@@ -71,7 +71,7 @@ rules:
     recipients: [a@example.org]
 """)
     assert "alerts.yaml" in msg and "broken" in msg and "query" in msg
-    assert "check quotes and parentheses" in msg
+    assert "check the parentheses" in msg
 
 
 def test_unknown_field_in_query(tmp_path):
