@@ -89,14 +89,15 @@ def list_rules(as_json: bool) -> None:
 
 @alerts.command("test")
 @click.argument("rule_id")
-@click.option("--since", default="30d", show_default=True, help="How far back: 12h, 7d, 30d, 8w ...")
+@click.option("--since", default="30d", show_default=True, metavar="WHEN",
+              help="How far back: 12h, 7d, 30d, 8w, a date (2024-01-01) or an ISO time.")
 @click.option("--limit", default=50, show_default=True, help="At most this many stories.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def test_rule(rule_id: str, since: str, limit: int, as_json: bool) -> None:
     """Backtest RULE_ID on the index: the stories it would have alerted on.
 
     Nothing is sent and nothing is recorded."""
-    from newswatch.alerts import backtest, open_ledger, parse_duration
+    from newswatch.alerts import backtest, open_ledger
     from newswatch.index import open_index
     from newswatch.pipeline.highlight import to_text
 
@@ -105,12 +106,13 @@ def test_rule(rule_id: str, since: str, limit: int, as_json: bool) -> None:
     if rule_id not in rules:
         known = ", ".join(sorted(rules)) or "none"
         raise click.UsageError(f"no rule {rule_id!r} in {settings.config_dir / 'alerts.yaml'} (rules: {known})")
+    from newswatch.cli_search import parse_when  # the same WHEN forms as search and stats
+
     try:
-        window = parse_duration(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
+        start = parse_when(since)
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint="--since") from None
     rule = rules[rule_id]
-    start = datetime.now(timezone.utc) - window
     index = open_index(settings)
     ledger = open_ledger(settings)
     try:

@@ -103,7 +103,7 @@ def _render_hit(hit: Hit, *, tty: bool) -> str:
 
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
-@click.option("--since", metavar="WHEN", help="Published at or after: 7d, 12h, 2w, 2024-01-01, ISO time.")
+@click.option("--since", metavar="WHEN", help="Published at or after: 7d, 12h, 2w, 2024-01-01, ISO time ('all': no limit).")
 @click.option("--until", metavar="WHEN", help="Published before (a bare date includes that day).")
 @click.option("-n", "--limit", type=click.IntRange(0, 10_000), default=20, show_default=True)
 @click.option("--sort", type=click.Choice(["date", "relevance"]), default="date", show_default=True)
@@ -126,7 +126,7 @@ def search(ctx: click.Context, query: tuple[str, ...], since: str | None, until:
     except QueryError as exc:
         click.echo(f"query error: {exc}", err=True)
         ctx.exit(2)
-    start = parse_when(since) if since else None
+    start = parse_when(since) if since and since.strip().lower() != "all" else None
     end = parse_when(until, end_of_day=True) if until else None
     index = _open(_settings(ctx))
     try:
