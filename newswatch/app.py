@@ -138,8 +138,10 @@ def publish_feed_health(app: Embedded) -> None:
         log.warning("could not index feed health: %s", exc)
 
 
-def run_once(app: Embedded) -> None:
-    """Poll every feed once, process everything, deliver due alerts."""
-    app.ingester.poll_all()
+def run_once(app: Embedded) -> list[Any]:
+    """Poll every feed once, process everything, deliver due alerts.  The
+    poll reports, one per feed."""
+    reports = app.ingester.poll_all()
     app.alerts.tick()
     publish_feed_health(app)
+    return list(reports or [])

@@ -82,10 +82,17 @@ def run(once: bool) -> None:
                f"data in {settings.data_dir}, index {settings.index}", err=True)
     if once:
         try:
-            appmod.run_once(app)
+            reports = appmod.run_once(app)
         finally:
             app.close()
         click.echo(appmod.status_line(app), err=True)
+        failed = [r for r in reports if not getattr(r, "ok", True)]
+        if failed:
+            click.echo(f"{len(failed)} of {len(reports)} feeds failed: "
+                       + ", ".join(f"{getattr(r, 'feed_id', '?')} ({getattr(r, 'status', '?')})" for r in failed[:10]),
+                       err=True)
+        if reports and len(failed) == len(reports):
+            sys.exit(1)  # for cron: nothing could be polled at all
     else:
         appmod.run_forever(app)
 

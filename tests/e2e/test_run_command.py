@@ -84,3 +84,17 @@ def test_broken_config_names_file_entry_and_fix(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "feeds.yaml" in r.stderr and "feeds[0]" in r.stderr and "Bad Id" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_run_once_fails_for_cron_when_no_feed_could_be_polled(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config, ignore=shutil.ignore_patterns("*.py", "__pycache__", "kibana"))
+    # a closed port on loopback: the connection is refused at once
+    (config / "feeds.yaml").write_text("feeds:\n  - {id: dead, url: 'http://127.0.0.1:9/rss'}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+    env.update(NEWSWATCH_CONFIG_DIR=str(config), NEWSWATCH_DATA_DIR=str(tmp_path / "data"),
+               NEWSWATCH_ALLOW_PRIVATE_HOSTS="127.0.0.1")
+    r = subprocess.run([sys.executable, "-m", "newswatch", "run", "--once"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "1 of 1 feeds failed: dead" in r.stderr
