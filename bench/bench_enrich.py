@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from newswatch.enrich import MemoryDedupeStore, build_enricher  # noqa: E402
 from newswatch.enrich.entities import EntityTagger  # noqa: E402
 from newswatch.enrich.topics import Topic, TopicTagger  # noqa: E402
-from newswatch.enrich.watchlist import Alias, Entity, term_key  # noqa: E402
+from newswatch.enrich.watchlist import Alias, Entity  # noqa: E402
 from newswatch.pipeline.article import Article  # noqa: E402
 from newswatch.pipeline.settings import Settings  # noqa: E402
 
@@ -89,7 +89,6 @@ def run(fn, items, min_seconds):
     lat = []
     t_end = time.perf_counter() + min_seconds
     n = 0
-    t0 = time.perf_counter()
     c0 = time.process_time()
     while True:
         for it in items:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
-from support.alert_articles import enriched, seed_article, syndicated_copy
+from support.alert_articles import enriched, syndicated_copy
 
 from newswatch.alerts import AlertRule, backtest, build_alerts
 from newswatch.alerts.matching import RuleMatcher

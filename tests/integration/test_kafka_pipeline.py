@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import os
 import signal
 import subprocess
 import sys

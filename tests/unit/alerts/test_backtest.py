@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from support.alert_articles import enriched, seed_article, syndicated_copy
+from support.alert_articles import enriched, syndicated_copy
 
 from newswatch.alerts import AlertRule, SqliteLedger, backtest
 from newswatch.alerts.items import AlertItem, NewDelivery

@@ -1,7 +1,6 @@
 """`newswatch tag` through click's CliRunner, with the default config."""
 
 import json
-from pathlib import Path
 
 from click.testing import CliRunner
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.ingest.feeds import FeedConfig, import_opml, load_feeds, parse_duration, parse_opml
+from newswatch.ingest.feeds import import_opml, load_feeds, parse_duration, parse_opml
 from newswatch.pipeline.config import ConfigError
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
