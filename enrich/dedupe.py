@@ -22,7 +22,7 @@ import time
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -170,6 +170,11 @@ class DedupeStore(Protocol):
         """The stored record of *article_id*; if there is none, the record
         ``decide()`` returns, stored with its bands, all in one step."""
         ...
+    def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
+        """``claim`` for each pair, in order, as one atomic step: a batch of
+        articles pays for one write lock and one commit.  A later claim sees
+        the earlier ones (a copy later in the batch finds its original)."""
+        ...
     def prune(self, before: float, forget_before: float | None = None) -> int: ...
     def close(self) -> None: ...
 
@@ -211,6 +216,15 @@ class MemoryDedupeStore:
             record, bands = decide()
             self.add(record, bands)
             return record
+
+    def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
+        with self._lock:  # all-or-nothing like the SQLite store: undo on error
+            before = (dict(self.records), {b: list(ids) for b, ids in self.bands.items()})
+            try:
+                return [self.claim(article_id, decide) for article_id, decide in claims]
+            except BaseException:
+                self.records, self.bands = before
+                raise
 
     def add(self, record: Record, bands: list[int]) -> None:
         with self._lock:
@@ -296,19 +310,23 @@ class SQLiteDedupeStore:
         return [Record(*r) for r in rows]
 
     def claim(self, article_id: str, decide: Decide) -> Record:
+        return self.claim_many([(article_id, decide)])[0]
+
+    def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
         with self._lock:
-            # the write lock first, then the lookup: what another worker
+            # the write lock first, then the lookups: what another worker
             # committed before we got the lock is seen, nothing after it
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                known = self.get(article_id)
-                if known is not None:
-                    self.db.execute("COMMIT")
-                    return known
-                record, bands = decide()
-                self._insert(record, bands)
+                out = []
+                for article_id, decide in claims:
+                    known = self.get(article_id)
+                    if known is None:
+                        known, bands = decide()
+                        self._insert(known, bands, new=True)
+                    out.append(known)
                 self.db.execute("COMMIT")
-                return record
+                return out
             except BaseException:
                 self._rollback()
                 raise
@@ -324,13 +342,16 @@ class SQLiteDedupeStore:
                 self._rollback()
                 raise
 
-    def _insert(self, record: Record, bands: list[int]) -> None:
+    def _insert(self, record: Record, bands: list[int], *, new: bool = False) -> None:
+        """*new*: the caller just looked the id up in this transaction and
+        found nothing, so there are no old bands to delete."""
         self.db.execute(
             "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)",
             (record.id, record.canonical_url, record.content_hash, record.body_hash,
              record.signature, record.duplicate_of, record.seen_at),
         )
-        self.db.execute("DELETE FROM bands WHERE id = ?", (record.id,))
+        if not new:
+            self.db.execute("DELETE FROM bands WHERE id = ?", (record.id,))
         self.db.executemany("INSERT INTO bands VALUES (?, ?)", [(b, record.id) for b in bands])
 
     def _rollback(self) -> None:
@@ -388,24 +409,31 @@ class Deduplicator:
         """The id of the first copy of this article's story, or None if this
         is the first.  The same article id seen again (a replay) gets the
         answer it got the first time."""
-        fp = fp or fingerprint(article)  # outside the store's write lock
+        return self.check_many([(article, fp or fingerprint(article))])[0]
 
-        def decide() -> tuple[Record, list[int]]:
-            original = self._find(article.id, fp)
-            dup = (original.duplicate_of or original.id) if original else None
-            if dup == article.id:  # its own copy's original: it is the original
-                dup = None
-            return (Record(article.id, fp.canonical_url, fp.content_hash, fp.body_hash, fp.signature,
-                           dup, self.clock()), fp.bands())
+    def check_many(self, items: Sequence[tuple[Article, Fingerprint]]) -> list[str | None]:
+        """``check`` for each (article, fingerprint) in order, in one store
+        transaction: the same answers as one by one, one commit.  Fingerprints
+        are computed by the caller, outside the store's write lock."""
 
-        dup = self.store.claim(article.id, decide).duplicate_of
-        if dup == article.id:  # a record written before the guard above
-            dup = None
-        self._since_prune += 1
+        def decider(article: Article, fp: Fingerprint) -> Decide:
+            def decide() -> tuple[Record, list[int]]:
+                original = self._find(article.id, fp)
+                dup = (original.duplicate_of or original.id) if original else None
+                if dup == article.id:  # its own copy's original: it is the original
+                    dup = None
+                return (Record(article.id, fp.canonical_url, fp.content_hash, fp.body_hash, fp.signature,
+                               dup, self.clock()), fp.bands())
+            return decide
+
+        records = self.store.claim_many([(a.id, decider(a, fp)) for a, fp in items])
+        # a record written before the self-duplicate guard above says None too
+        out = [r.duplicate_of if r.duplicate_of != a.id else None for r, (a, _) in zip(records, items)]
+        self._since_prune += len(items)
         if self._since_prune >= self.PRUNE_EVERY:
             self._since_prune = 0
             self.prune()
-        return dup
+        return out
 
     def prune(self) -> int:
         """Forget what is past the window; never fails the caller (a failed

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 
 from newswatch.pipeline.article import Article, utcnow
 from newswatch.pipeline.stage import PermanentError
 
-from newswatch.enrich.dedupe import Deduplicator, fingerprint
+from newswatch.enrich.dedupe import Deduplicator, Fingerprint, fingerprint
 from newswatch.enrich.entities import EntityTagger
 from newswatch.enrich.language import detect_article_language
 from newswatch.enrich.normalize import normalize_article
@@ -49,6 +50,51 @@ class Enricher:
         self.stats: Counter[str] = Counter()
 
     def process(self, article: Article) -> list[Article]:
+        result = self.process_batch([article])[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    # articles per dedupe transaction: long enough to make the commit cheap,
+    # short enough that a chunk's texts are still in the token cache
+    # (pipeline.text) when the taggers read them again
+    CHUNK = 64
+
+    def process_batch(self, articles: Sequence[Article]) -> list[list[Article] | Exception]:
+        """:meth:`process` for each article, with the same results as one by
+        one: each article's outputs, or the error it raised.  Each chunk of
+        the batch shares one dedupe transaction (one write lock, one commit):
+        the per-article commit cost more than all the tagging did."""
+        out: list[list[Article] | Exception] = []
+        for i in range(0, len(articles), self.CHUNK):
+            out.extend(self._process_chunk(articles[i:i + self.CHUNK]))
+        return out
+
+    def _process_chunk(self, articles: Sequence[Article]) -> list[list[Article] | Exception]:
+        results: list[list[Article] | Exception] = [[] for _ in articles]
+        ready: list[tuple[int, Article, Fingerprint]] = []
+        for i, article in enumerate(articles):
+            try:
+                ready.append((i, *self._prepare(article)))
+            except Exception as exc:
+                results[i] = exc
+        dups = [a.duplicate_of for _, a, _ in ready]  # no dedupe: keep what came in
+        if self.dedupe is not None and ready:
+            try:
+                dups = self.dedupe.check_many([(a, fp) for _, a, fp in ready])
+            except Exception as exc:  # rolled back: none of these is decided
+                for i, _, _ in ready:
+                    results[i] = exc
+                return results
+        for (i, a, _), dup in zip(ready, dups):
+            try:
+                results[i] = [self._finish(a, dup)]
+            except Exception as exc:
+                results[i] = exc
+        return results
+
+    def _prepare(self, article: Article) -> tuple[Article, Fingerprint]:
+        """Everything before dedupe: clean text, language, fingerprint."""
         if not article.id:
             raise PermanentError("article without an id cannot be deduplicated or indexed")
         a = _copy(article)
@@ -61,15 +107,17 @@ class Enricher:
         a.language = detect_article_language(a) or a.language
         fp = fingerprint(a)
         a.content_hash = fp.content_hash
-        if self.dedupe is not None:
-            a.duplicate_of = self.dedupe.check(a, fp)
-            if a.duplicate_of:
-                self.stats["duplicates"] += 1
+        return a, fp
+
+    def _finish(self, a: Article, duplicate_of: str | None) -> Article:
+        a.duplicate_of = duplicate_of
+        if duplicate_of:
+            self.stats["duplicates"] += 1
         a.entities = self.entities.tag_article(a)
         a.topics = self.topics.tag_article(a)
         a.enriched_at = utcnow()
         self.stats["enriched"] += 1
-        return [a]
+        return a
 
     def close(self) -> None:
         if self.dedupe is not None:

@@ -45,6 +45,27 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+def process_many(processor: Processor, articles: Sequence[Article]) -> list[list[Article] | Exception]:
+    """Run *processor* over a batch: each article's outputs, or the error it
+    raised.  A processor that gains from seeing the batch at once (enrich:
+    one dedupe transaction instead of one per article) defines
+    ``process_batch`` with this signature; others get ``process`` per article.
+    Transports retry the failed ones one by one with ``process``."""
+    batch = getattr(processor, "process_batch", None)
+    if batch is not None:
+        try:
+            return batch(articles)
+        except Exception as exc:  # the batch as a whole failed: so did each article
+            return [exc] * len(articles)
+    out: list[list[Article] | Exception] = []
+    for article in articles:
+        try:
+            out.append(processor.process(article))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
 class PermanentError(Exception):
     """Processing this message can never succeed (bad data, not a bad day):
     the transport sends it to the dead-letter queue instead of retrying."""

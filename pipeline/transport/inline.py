@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from newswatch.pipeline.article import Article
 from newswatch.pipeline.quarantine import Quarantine
-from newswatch.pipeline.stage import PermanentError, Processor, Sink, is_transient
+from newswatch.pipeline.stage import PermanentError, Processor, Sink, is_transient, process_many
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,10 @@ class InlinePipeline:
     def __call__(self, raw: Sequence[Article]) -> None:
         with self._lock:
             out: list[Article] = []
-            for article in raw:
-                self.counters.received += 1
-                out.extend(self._process(article))
+            self.counters.received += len(raw)
+            for article, result in zip(raw, process_many(self.processor, raw)):
+                # a failure in the batch gets the one-by-one path: retried, then raised or quarantined
+                out.extend(self._process(article) if isinstance(result, Exception) else result)
             self.counters.enriched += len(out)
             self.counters.duplicates += sum(1 for a in out if a.duplicate_of)
             if out:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from newswatch.pipeline.article import Article, ContractError
-from newswatch.pipeline.stage import PermanentError, Processor, Sink, is_transient
+from newswatch.pipeline.stage import PermanentError, Processor, Sink, is_transient, process_many
 from newswatch.pipeline.transport.broker import (
     Broker, CommitFailed, Consumer, Message, Producer, TopicPartition, TransportError,
 )
@@ -311,30 +311,37 @@ class StageWorker:
         producer = self._producer
         assert producer is not None and self.processor is not None and self.output_topic
         suspect: tuple[Message, Exception, int] | None = None
+        decoded: list[tuple[Message, Article]] = []
         for msg in msgs:
             try:
-                article = self._decode(msg)
+                decoded.append((msg, self._decode(msg)))
             except ContractError as exc:
                 self._dead_letter(msg, exc, 1)
-                continue
-            attempt = 0
+        # the whole batch in one call first (enrich: one dedupe commit); an
+        # article that failed there is retried on its own below
+        first = process_many(self.processor, [a for _, a in decoded])
+        for (msg, article), result in zip(decoded, first):
+            attempt = 1
             failed: Exception | None = None
-            while True:
+            outputs: list[Article] | None = None
+            error = result if isinstance(result, Exception) else None
+            if error is None:
+                outputs = result  # type: ignore[assignment]
+            while error is not None:
+                if isinstance(error, (PermanentError, ContractError)):
+                    self._dead_letter(msg, error, attempt)
+                    break
+                if attempt > self.max_retries:
+                    failed = error
+                    break
+                self.counters.retries += 1
+                log.info("%s: %s failed (attempt %d): %s -- retrying", self.stage, article.id, attempt, error)
+                self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
                 attempt += 1
                 try:
-                    outputs = self.processor.process(article)
-                    break
-                except (PermanentError, ContractError) as exc:
-                    self._dead_letter(msg, exc, attempt)
-                    outputs = None
-                    break
+                    outputs, error = self.processor.process(article), None
                 except Exception as exc:
-                    if attempt > self.max_retries:
-                        failed, outputs = exc, None
-                        break
-                    self.counters.retries += 1
-                    log.info("%s: %s failed (attempt %d): %s -- retrying", self.stage, article.id, attempt, exc)
-                    self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
+                    error = exc
             if failed is not None:
                 if suspect is not None:
                     log.error("%s: two messages in a row failed after %d attempts each (%s; %s): treating it "

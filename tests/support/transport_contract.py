@@ -269,6 +269,48 @@ def test_transient_failures_are_retried_not_dead_lettered(transport: TransportEn
     assert counters.produced == 1 and counters.dead_lettered == 0 and counters.retries == 2
 
 
+class BatchUpper(Upper):
+    """Upper with a ``process_batch`` (as enrich has): counts batch calls;
+    'batchfail*' titles fail inside the batch only (a locked store at that
+    moment), so the transport must retry them one by one."""
+
+    def __init__(self, flaky_failures: int = 0) -> None:
+        super().__init__(flaky_failures)
+        self.batches: list[int] = []
+
+    def process_batch(self, articles: Sequence[Article]) -> list:
+        self.batches.append(len(articles))
+        out: list = []
+        for a in articles:
+            if a.title.startswith("batchfail"):
+                out.append(sqlite3.OperationalError("database is locked"))
+                continue
+            try:
+                out.append(self.process(a))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+
+def test_a_batch_processor_gets_the_batch_and_failures_are_retried_alone(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, out=1, dlq=1)
+    arts = [art(0), art(1, "batchfail then fine"), art(2, "permanent failure"), art(3, "flaky once"), art(4)]
+    produce(transport.broker, names["raw"], arts)
+    proc = BatchUpper(flaky_failures=1)
+    w = _worker(transport, names, processor=proc, output_topic=names["out"], max_retries=2)
+    counters = w.run(once=True)
+    w.close()
+    assert sum(proc.batches) == 5 and max(proc.batches) > 1  # one call for the batch, not five
+    assert counters.produced == 4 and counters.dead_lettered == 1
+    assert proc.calls["a0001"] == 1  # failed in the batch, then once alone: fine
+    assert proc.calls["a0002"] == 1  # poison: straight to the DLQ, not tried again
+    assert proc.calls["a0003"] == 2  # the batch try failed, one retry alone
+    out = poll_all(_subscribed(transport, names["out"]), 4)
+    assert [m.key for m in out] == [b"a0000", b"a0001", b"a0003", b"a0004"]  # input order kept
+    dead = poll_all(_subscribed(transport, names["dlq"]), 1)
+    assert dead[0].key == b"a0002" and dead[0].header(H_ATTEMPTS) == "1"
+
+
 def test_replayed_dlq_message_goes_back_to_its_origin(transport: TransportEnv) -> None:
     names = transport.topics(raw=1, out=1, dlq=1)
     produce(transport.broker, names["raw"], [art(1, "permanent until fixed")])

@@ -95,3 +95,47 @@ def test_fingerprint_ignores_case_and_punctuation():
     f1 = fingerprint(art("a", "Hello World", "Some body, text here and more words to count."))
     f2 = fingerprint(art("b", "hello  world!", "Some body text here and more words to count"))
     assert f1.content_hash == f2.content_hash
+
+
+def test_check_many_answers_like_one_by_one_in_one_step(dd, tmp_path):
+    """A batch decides in order (a copy later in the batch finds its
+    original in the same transaction), an id twice gets one answer, and the
+    answers equal a one-by-one run on a fresh store."""
+    items = [
+        art("w1", "Wire story", WIRE, url="https://one.example/w"),
+        art("o1", "Other story", OTHER, url="https://one.example/o"),
+        art("w2", "Another headline", WIRE + " Copyright Example Daily.", url="https://two.example/w"),
+        art("w1", "Wire story", WIRE, url="https://one.example/w"),  # replayed inside the batch
+        art("u1", "Teaser", "short text", url="https://one.example/w?utm_source=x"),  # same URL as w1
+    ]
+    got = dd.check_many([(a, fingerprint(a)) for a in items])
+    assert got == [None, None, "w1", None, "w1"]
+    one_by_one = Deduplicator(SQLiteDedupeStore(tmp_path / "fresh.sqlite3"))
+    assert [one_by_one.check(a) for a in items] == got
+    one_by_one.close()
+
+
+def test_check_many_is_all_or_nothing(dd):
+    """A failure half-way through the batch leaves nothing decided: the
+    transport retries those articles, and they must not find themselves."""
+    a, b = art("a", "Wire", WIRE, url="https://one.example/a"), art("b", "Other", OTHER, url="https://one.example/b")
+
+    class Boom(Exception):
+        pass
+
+    real_find = dd._find
+    calls = []
+
+    def failing_find(article_id, fp):
+        calls.append(article_id)
+        if article_id == "b":
+            raise Boom("store fell over")
+        return real_find(article_id, fp)
+
+    dd._find = failing_find
+    with pytest.raises(Boom):
+        dd.check_many([(a, fingerprint(a)), (b, fingerprint(b))])
+    assert calls == ["a", "b"]
+    assert dd.store.get("a") is None and dd.store.get("b") is None
+    dd._find = real_find
+    assert dd.check_many([(a, fingerprint(a)), (b, fingerprint(b))]) == [None, None]

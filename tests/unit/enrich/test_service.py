@@ -59,3 +59,48 @@ def test_an_article_without_any_text_is_refused_not_indexed_empty():
     enricher = Enricher(EntityTagger([]), TopicTagger([]), None)
     with pytest.raises(PermanentError, match="no text"):
         enricher.process(Article(id="e1", url="https://x.test/e", title="", summary="<p> <script>x()</script></p>"))
+
+
+def test_a_batch_gives_what_one_by_one_gives(tmp_path):
+    """process_batch (one dedupe transaction) = process per article on a
+    fresh store: same outputs, duplicates found inside the batch, and an
+    empty article fails alone without failing the batch."""
+    from newswatch.pipeline.stage import PermanentError
+
+    html = "<p>" + SEED.replace("\n", "</p><p>") + "</p>"
+    batch = [
+        Article(id="a1", url="https://ex.example/a", title="MEK and NCRI", content=html),
+        Article(id="e1", url="https://ex.example/empty", title="", content="<p> </p>"),
+        Article(id="a2", url="https://other.example/x", title="Different headline", content=html),
+        Article(id="b1", url="https://ex.example/b", title="Weather in Tirana", content="<p>Rain in Tirana today.</p>"),
+    ]
+    batched = make(tmp_path / "one").process_batch(batch)
+    single = make(tmp_path / "two")
+    assert isinstance(batched[1], PermanentError)
+    for article, got in zip(batch, batched):
+        if article.id == "e1":
+            continue
+        [want] = single.process(article)
+        [out] = got
+        assert out.model_dump(exclude={"enriched_at"}) == want.model_dump(exclude={"enriched_at"})
+    assert batched[2][0].duplicate_of == "a1"
+
+
+def test_a_dedupe_outage_fails_the_batch_and_decides_nothing(tmp_path):
+    import sqlite3
+
+    from newswatch.enrich.dedupe import SQLiteDedupeStore
+
+    store = SQLiteDedupeStore(tmp_path / "d.sqlite3")
+    e = make(tmp_path, store)
+    locked = sqlite3.connect(str(tmp_path / "d.sqlite3"), timeout=0)
+    locked.execute("BEGIN IMMEDIATE")  # another worker holds the write lock
+    store.db.execute("PRAGMA busy_timeout=50")
+    arts = [Article(id=f"x{i}", title=f"Story {i}", content=f"text number {i}", content_format="text")
+            for i in range(3)]
+    results = e.process_batch(arts)
+    assert all(isinstance(r, sqlite3.OperationalError) and "locked" in str(r) for r in results)
+    locked.execute("ROLLBACK")
+    assert all(not isinstance(r, Exception) for r in e.process_batch(arts))
+    assert store.get("x0") is not None
+    e.close()

@@ -108,3 +108,27 @@ def test_a_sink_refusing_one_article_parks_it_and_writes_the_rest(tmp_path):
     p([Article(id="1", title="a"), Article(id="bad", title="b"), Article(id="3", title="c")])
     assert sorted(a.id for a in sink.got) == ["1", "3"]
     assert [r["payload"]["id"] for r in q.read()] == ["bad"] and q.read()[0]["stage"] == "index"
+
+
+def test_a_batch_processor_is_called_once_and_its_failures_retried_alone(tmp_path):
+    import sqlite3
+
+    class BatchUpper(Upper):
+        def __init__(self):
+            self.batches, self.alone = [], []
+
+        def process(self, a):
+            self.alone.append(a.id)
+            return super().process(a)
+
+        def process_batch(self, articles):
+            self.batches.append([a.id for a in articles])
+            return [sqlite3.OperationalError("database is locked") if a.id == "2" else
+                    [a.model_copy(update={"title": a.title.upper()})] for a in articles]
+
+    sink = Collect("index")
+    proc = BatchUpper()
+    p = InlinePipeline(proc, [sink], Quarantine(tmp_path / "q.jsonl"), backoff=0.001)
+    p([Article(id="1", title="x"), Article(id="2", title="y"), Article(id="3", title="z")])
+    assert proc.batches == [["1", "2", "3"]] and proc.alone == ["2"]
+    assert [(a.id, a.title) for a in sink.got] == [("1", "X"), ("2", "Y"), ("3", "Z")]
