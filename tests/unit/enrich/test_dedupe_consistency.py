@@ -61,28 +61,25 @@ def test_two_workers_on_one_file_agree_on_the_original(tmp_path):
     w2.close()
 
 
-def _worker(path, prefix, rounds, start, out):
-    """One enrich worker process: its own connection to the shared file."""
-    w = Deduplicator(SlowReadStore(path))
-    start.wait()
-    for n in range(rounds):
-        body = " ".join(f"{x}{n}" for x in WIRE.split())
-        out.put((n, prefix, w.check(art(f"{prefix}{n}", f"{prefix} headline {n}", body,
-                                         f"https://{prefix}.example/{n}"))))
-    w.close()
-
-
 def test_worker_processes_on_one_file_agree_on_the_original(tmp_path):
-    ctx = multiprocessing.get_context("fork")
+    from support import dedupe_worker
+
+    ctx = multiprocessing.get_context("spawn")
     path, rounds = tmp_path / "dedupe.sqlite3", 15
     start, out = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(path, p, rounds, start, out)) for p in ("a", "c")]
+    procs = [ctx.Process(target=dedupe_worker.run, args=(path, p, rounds, start, out), daemon=True)
+             for p in ("a", "c")]
     for p in procs:
         p.start()
-    got = [out.get(timeout=60) for _ in range(2 * rounds)]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    try:
+        got = [out.get(timeout=60) for _ in range(2 * rounds)]
+        for p in procs:
+            p.join(timeout=60)
+            assert p.exitcode == 0
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
     for n in range(rounds):
         res = {f"{prefix}{n}": dup for m, prefix, dup in got if m == n}
         originals = [i for i, dup in res.items() if dup is None]
