@@ -139,3 +139,83 @@ def test_check_many_is_all_or_nothing(dd):
     assert dd.store.get("a") is None and dd.store.get("b") is None
     dd._find = real_find
     assert dd.check_many([(a, fingerprint(a)), (b, fingerprint(b))]) == [None, None]
+
+
+def _variant(n: int) -> str:
+    """A story of its own per n (no near-duplicate of another n)."""
+    return " ".join(f"{w}{n}" for w in WIRE.split())
+
+
+def _near_copy(text: str) -> tuple[str, str]:
+    """Same body plus a tagline and a different headline and URL: only the
+    MinHash bands can find it (no shared URL, content hash or body hash)."""
+    return text + " Reporting by Example Wire; editing by a desk.", "A different headline"
+
+
+def test_near_duplicates_are_found_after_reopen_and_across_connections(tmp_path):
+    """The bands live in memory: a new process rebuilds them from the stored
+    signatures (bulk path: more than 64 rows), and a worker sees what another
+    worker stored after it opened the file."""
+    p = tmp_path / "d.sqlite3"
+    first = Deduplicator(SQLiteDedupeStore(p))
+    for n in range(100):
+        assert first.check(art(f"s{n}", f"story {n}", _variant(n), url=f"https://1.example/{n}")) is None
+    other = Deduplicator(SQLiteDedupeStore(p))  # opened now: loads 100 signatures
+    assert len(other.store._bands) == 100 * 32
+    body, title = _near_copy(_variant(42))
+    assert other.check(art("c42", title, body, url="https://2.example/x")) == "s42"
+    # stored by `first` after `other` opened: found through the rowid catch-up
+    assert first.check(art("late", "late story", _variant(500), url="https://1.example/late")) is None
+    body, title = _near_copy(_variant(500))
+    assert other.check(art("c500", title, body, url="https://3.example/y")) == "late"
+    first.close()
+    other.close()
+
+
+def test_a_store_of_an_older_version_drops_its_bands_table_and_keeps_finding_copies(tmp_path):
+    import sqlite3
+
+    p = tmp_path / "d.sqlite3"
+    d = Deduplicator(SQLiteDedupeStore(p))
+    d.check(art("a", "t", WIRE, url="https://1.example/"))
+    d.close()
+    db = sqlite3.connect(p)  # what an older newswatch left in the file
+    db.execute("CREATE TABLE bands (band INTEGER NOT NULL, id TEXT NOT NULL)")
+    db.execute("INSERT INTO bands VALUES (1, 'a')")
+    db.commit()
+    db.close()
+    d2 = Deduplicator(SQLiteDedupeStore(p))
+    assert d2.store.db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'bands'").fetchone()[0] == 0
+    body, title = _near_copy(WIRE)
+    assert d2.check(art("b", title, body, url="https://2.example/")) == "a"
+    d2.close()
+
+
+def test_band_index_merges_looks_up_and_forgets():
+    from newswatch.enrich.dedupe import BandIndex
+
+    idx = BandIndex()
+    idx.MERGE_AT = 10
+    idx.add(1, [5, 6, 7])
+    idx.add(2, [7, 8, 9])
+    assert idx.lookup([7]) == {1, 2} and idx.lookup([100]) == set()
+    idx.add(3, [9, 10, 11, 12])  # 10 entries: merged into the arrays
+    assert not idx.recent and len(idx) == 10
+    idx.add(4, [12])
+    assert idx.lookup([12, 5]) == {1, 3, 4} and idx.lookup([9]) == {2, 3}
+    idx.drop_below(3)
+    assert idx.lookup([7, 9, 12]) == {3, 4} and len(idx) == 5
+
+
+def test_prune_drops_the_forgotten_rows_from_the_band_index(tmp_path):
+    now = [1_000_000.0]
+    d = Deduplicator(SQLiteDedupeStore(tmp_path / "d.sqlite3"), window_days=1, clock=lambda: now[0])
+    d.check(art("old", "t", _variant(1), url="https://1.example/1"))
+    now[0] += 2 * 86400
+    d.check(art("new", "t", _variant(2), url="https://1.example/2"))
+    assert len(d.store._bands) == 64
+    assert d.prune() == 1
+    assert len(d.store._bands) == 32
+    body, title = _near_copy(_variant(1))
+    assert d.check(art("copy", title, body, url="https://2.example/1")) is None  # past the window
+    d.close()
