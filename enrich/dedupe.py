@@ -70,6 +70,17 @@ class Fingerprint:
         return list(bands)
 
 
+def precompute_bands(fps: Sequence[Fingerprint]) -> None:
+    """Fill in the band keys of many fingerprints with one numpy call (a
+    call per signature costs more in numpy overhead than in arithmetic)."""
+    todo = [fp for fp in fps if fp.signature is not None and "_bands" not in fp.__dict__]
+    if len(todo) < 2 or any(len(fp.signature) != NUM_PERM * 4 for fp in todo):  # type: ignore[arg-type]
+        return
+    sigs = np.frombuffer(b"".join(fp.signature for fp in todo), dtype=np.uint32)  # type: ignore[misc]
+    for fp, keys in zip(todo, band_keys(sigs.reshape(len(todo), NUM_PERM)).tolist()):
+        object.__setattr__(fp, "_bands", keys)
+
+
 _FNV_PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 
@@ -395,7 +406,8 @@ class SQLiteDedupeStore:
         if not bands:
             return []
         with self._lock:
-            self._sync()
+            if not self.db.in_transaction:  # claim_many caught up when it took the lock
+                self._sync()
             rowids = sorted(self._bands.lookup(bands))
             if not rowids:
                 return []
@@ -433,6 +445,7 @@ class SQLiteDedupeStore:
             # committed before we got the lock is seen, nothing after it
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                self._sync()  # what other workers stored up to now; nobody else writes until COMMIT
                 out = []
                 for article_id, decide in claims:
                     known = self.get(article_id)
@@ -451,6 +464,7 @@ class SQLiteDedupeStore:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                self._sync()
                 self._insert(record, bands)
                 self.db.execute("COMMIT")
             except BaseException:
@@ -458,7 +472,7 @@ class SQLiteDedupeStore:
                 raise
 
     def _insert(self, record: Record, bands: list[int]) -> None:
-        self._sync()  # we hold the write lock: rows after this one are ours
+        """Under the write lock, after :meth:`_sync`: rows after this one are ours."""
         rowid = self.db.execute(
             "INSERT OR REPLACE INTO records VALUES (?,?,?,?,?,?,?)",
             (record.id, record.canonical_url, record.content_hash, record.body_hash,
@@ -543,6 +557,7 @@ class Deduplicator:
                                dup, self.clock()), fp.bands())
             return decide
 
+        precompute_bands([fp for _, fp in items])
         records = self.store.claim_many([(a.id, decider(a, fp)) for a, fp in items])
         # a record written before the self-duplicate guard above says None too
         out = [r.duplicate_of if r.duplicate_of != a.id else None for r, (a, _) in zip(records, items)]

@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     kafka_max_retries: int = Field(3, ge=0, le=100, description="attempts before a failing message goes to the DLQ")
     kafka_retry_backoff: float = Field(0.5, ge=0, le=60)
     kafka_session_timeout_ms: int = Field(10_000, ge=6000, le=300_000, description="how soon a dead worker's partitions move")
-    kafka_compression: Literal["gzip", "none"] = "gzip"
+    kafka_compression: Literal["lz4", "gzip", "none"] = Field(
+        "lz4", description="record batch compression: lz4 costs a quarter of gzip's CPU for 1.4x the bytes")
 
     index: Literal["sqlite", "elasticsearch", "opensearch"] = "sqlite"
     search_url: str = "http://127.0.0.1:9200"

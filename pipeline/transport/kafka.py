@@ -76,6 +76,22 @@ def _warn_slow_crc() -> None:
                     "install the crc32c package (pip install 'newswatch[kafka]')")
 
 
+def compression(settings: Settings) -> str | None:
+    """The producer's codec: lz4 needs the lz4 package (the kafka extra
+    installs it); without it, say so once and use gzip."""
+    chosen = settings.kafka_compression
+    if chosen == "none":
+        return None
+    if chosen == "lz4":
+        from kafka import codec
+
+        if not codec.has_lz4():
+            log.warning("NEWSWATCH_KAFKA_COMPRESSION=lz4 but the lz4 package is missing; using gzip "
+                        "(pip install 'newswatch[kafka]')")
+            return "gzip"
+    return chosen
+
+
 def client_config(settings: Settings) -> dict[str, Any]:
     """Connection options shared by producer, consumers and admin client."""
     cfg: dict[str, Any] = {
@@ -207,7 +223,7 @@ class KafkaTransportProducer:
                 **config,
                 acks="all",
                 enable_idempotence=True,
-                compression_type=None if settings.kafka_compression == "none" else settings.kafka_compression,
+                compression_type=compression(settings),
                 linger_ms=5,
                 batch_size=256 * 1024,
                 max_request_size=8 * 1024 * 1024,

@@ -219,3 +219,13 @@ def test_prune_drops_the_forgotten_rows_from_the_band_index(tmp_path):
     body, title = _near_copy(_variant(1))
     assert d.check(art("copy", title, body, url="https://2.example/1")) is None  # past the window
     d.close()
+
+
+def test_band_keys_of_a_batch_equal_one_by_one():
+    from newswatch.enrich.dedupe import precompute_bands
+
+    fps = [fingerprint(art(f"s{n}", "t", _variant(n))) for n in range(5)]
+    alone = [fingerprint(art(f"s{n}", "t", _variant(n))).bands() for n in range(5)]
+    precompute_bands(fps)
+    assert all("_bands" in fp.__dict__ for fp in fps)
+    assert [fp.bands() for fp in fps] == alone and len(set(alone[0])) == 32

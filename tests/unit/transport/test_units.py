@@ -47,3 +47,15 @@ def test_topic_plan_uses_configured_names_and_partitions() -> None:
     s = Settings(kafka_topic_raw="a.raw", kafka_topic_enriched="a.enr", kafka_topic_dlq="a.dlq",
                  kafka_topic_feeds="a.feeds", kafka_partitions=8, kafka_feed_partitions=3)
     assert topic_plan(s) == {"a.raw": 8, "a.enr": 8, "a.dlq": 1, "a.feeds": 3}
+
+
+def test_compression_defaults_to_lz4_and_falls_back_to_gzip_without_the_package(monkeypatch, caplog) -> None:
+    from kafka import codec
+
+    from newswatch.pipeline.transport.kafka import compression
+
+    assert compression(Settings()) == "lz4"
+    assert compression(Settings(kafka_compression="none")) is None
+    monkeypatch.setattr(codec, "has_lz4", lambda: False)
+    assert compression(Settings()) == "gzip"
+    assert "lz4 package is missing" in caplog.text
