@@ -429,12 +429,14 @@ class SQLiteDedupeStore:
         live = [(r, sig) for r, sig in rows if sig is not None and len(sig) == width]
         if not live:
             return
-        if len(live) < 64:
-            for r, sig in live:
-                self._bands.add(r, band_keys(np.frombuffer(sig, dtype=np.uint32).reshape(1, -1))[0].tolist())
-            return
         sigs = np.frombuffer(b"".join(sig for _, sig in live), dtype=np.uint32).reshape(len(live), NUM_PERM)
-        self._bands.add_many(np.array([r for r, _ in live], dtype=np.int64), band_keys(sigs))
+        keys = band_keys(sigs)
+        if len(live) * BANDS < self._bands.MERGE_AT:
+            # another worker's last batch: into the dict (a bulk add re-sorts everything)
+            for (r, _), k in zip(live, keys.tolist()):
+                self._bands.add(r, k)
+        else:  # opening a store: everything at once
+            self._bands.add_many(np.array([r for r, _ in live], dtype=np.int64), keys)
 
     def claim(self, article_id: str, decide: Decide) -> Record:
         return self.claim_many([(article_id, decide)])[0]

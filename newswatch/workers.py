@@ -253,8 +253,9 @@ def run_all_workers(settings: Settings, once: bool = False) -> int:
     alerts until news.enriched is -- each stage a real worker process."""
     broker = open_broker(settings)
     ensure_topics(broker, settings)
+    enrichers = min(settings.enrich_workers, settings.kafka_partitions)
     if once:
-        for phase in (["ingest"], ["enrich"], ["index", "alerts"]):
+        for phase in (["ingest"], ["enrich"] * enrichers, ["index", "alerts"]):
             procs = [_spawn(s, ["--once"]) for s in phase]
             codes = [p.wait() for p in procs]
             if any(codes):
@@ -263,7 +264,9 @@ def run_all_workers(settings: Settings, once: bool = False) -> int:
         return 0
 
     stopping = threading.Event()
-    procs = {s: _spawn(s) for s in STAGES}
+    # one entry per process: "enrich", "enrich#2", ... (each restarted on its own)
+    names = [*STAGES, *(f"enrich#{i}" for i in range(2, enrichers + 1))]
+    procs = {name: _spawn(name.split("#")[0]) for name in names}
 
     def forward(signum: int, _frame: object) -> None:
         stopping.set()
@@ -279,7 +282,7 @@ def run_all_workers(settings: Settings, once: bool = False) -> int:
             if code is not None and not stopping.is_set():
                 log.error("worker %s exited with %s; restarting in 5s", stage, code)
                 time.sleep(5)
-                procs[stage] = _spawn(stage)
+                procs[stage] = _spawn(stage.split("#")[0])
         stopping.wait(1.0)
     codes = [p.wait() for p in procs.values()]
     return max(codes) if codes else 0

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # distributed mode (NEWSWATCH_TRANSPORT=kafka): see pipeline/transport/kafka.py
     kafka_topic_feeds: str = Field("news.feeds", description="control topic whose partitions split the feeds between ingest workers")
     kafka_partitions: int = Field(6, ge=1, le=1000, description="partitions of news.raw and news.enriched (max useful enrich workers)")
+    enrich_workers: int = Field(1, ge=1, le=256, description="enrich processes `newswatch run` starts over Kafka "
+                                "(the CPU-heavy stage: about one per spare core, at most kafka_partitions)")
     kafka_feed_partitions: int = Field(12, ge=1, le=1000, description="partitions of the feed control topic (max useful ingest workers)")
     kafka_replication: int = Field(1, ge=1, le=16)
     kafka_group_prefix: str = Field("newswatch", description="consumer groups are <prefix>-ingest, -enrich, -index, -alerts")

@@ -152,10 +152,14 @@ def _near_copy(text: str) -> tuple[str, str]:
     return text + " Reporting by Example Wire; editing by a desk.", "A different headline"
 
 
-def test_near_duplicates_are_found_after_reopen_and_across_connections(tmp_path):
+@pytest.mark.parametrize("merge_at", [64_000, 100])
+def test_near_duplicates_are_found_after_reopen_and_across_connections(tmp_path, monkeypatch, merge_at):
     """The bands live in memory: a new process rebuilds them from the stored
-    signatures (bulk path: more than 64 rows), and a worker sees what another
-    worker stored after it opened the file."""
+    signatures (in bulk when there are many: merge_at=100), and a worker sees
+    what another worker stored after it opened the file."""
+    from newswatch.enrich.dedupe import BandIndex
+
+    monkeypatch.setattr(BandIndex, "MERGE_AT", merge_at)
     p = tmp_path / "d.sqlite3"
     first = Deduplicator(SQLiteDedupeStore(p))
     for n in range(100):

@@ -59,3 +59,22 @@ def test_compression_defaults_to_lz4_and_falls_back_to_gzip_without_the_package(
     monkeypatch.setattr(codec, "has_lz4", lambda: False)
     assert compression(Settings()) == "gzip"
     assert "lz4 package is missing" in caplog.text
+
+
+def test_run_starts_the_configured_number_of_enrich_workers(monkeypatch) -> None:
+    """`newswatch run --once` over Kafka: each phase's processes (fakes for
+    the processes and the broker: this tests the plan, not Kafka)."""
+    import newswatch.workers as w
+
+    started: list[tuple[str, tuple]] = []
+
+    class Proc:
+        def wait(self) -> int:
+            return 0
+
+    monkeypatch.setattr(w, "open_broker", lambda settings: object())
+    monkeypatch.setattr(w, "ensure_topics", lambda broker, settings: None)
+    monkeypatch.setattr(w, "_spawn", lambda stage, extra=(): started.append((stage, tuple(extra))) or Proc())
+    assert w.run_all_workers(Settings(enrich_workers=3, kafka_partitions=2), once=True) == 0
+    assert [s for s, _ in started] == ["ingest", "enrich", "enrich", "index", "alerts"]  # capped at the partitions
+    assert all(extra == ("--once",) for _, extra in started)
