@@ -309,11 +309,24 @@ class MemoryDedupeStore:
 
     def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
         with self._lock:  # all-or-nothing like the SQLite store: undo on error
-            before = (dict(self.records), {b: list(ids) for b, ids in self.bands.items()})
+            added: list[tuple[str, list[int]]] = []
             try:
-                return [self.claim(article_id, decide) for article_id, decide in claims]
+                out = []
+                for article_id, decide in claims:
+                    known = self.records.get(article_id)
+                    if known is None:
+                        known, bands = decide()
+                        self.add(known, bands)
+                        added.append((known.id, bands))
+                    out.append(known)
+                return out
             except BaseException:
-                self.records, self.bands = before
+                for rid, bands in reversed(added):
+                    self.records.pop(rid, None)
+                    for b in bands:
+                        ids = self.bands.get(b)
+                        if ids and rid in ids:
+                            ids.remove(rid)
                 raise
 
     def add(self, record: Record, bands: list[int]) -> None:
