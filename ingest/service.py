@@ -380,6 +380,7 @@ def _health_row(st: FeedState, feed: FeedConfig | None, store: FeedStateStore | 
     row = st.to_dict()
     row.update(id=st.feed_id, name=feed.display_name if feed else st.feed_id,
                url=feed.url if feed else st.url, enabled=bool(feed and feed.enabled), health=health,
+               configured_interval=feed.interval if feed else None,
                seen_items=store.seen_count(st.feed_id) if store is not None else 0)
     return row
 

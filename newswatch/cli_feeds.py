@@ -8,6 +8,8 @@ anything from a feed is printed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import json
 import re
 from datetime import datetime
@@ -27,6 +29,25 @@ def _safe(text: object) -> str:
 
 def _settings() -> Settings:
     return load_settings()
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    if seconds >= 60:
+        return f"{round(seconds / 60)}m"
+    return f"{round(seconds)}s"
+
+
+def _every(row: dict) -> str:
+    """The interval the feed is polled at now, starred when it is not the
+    configured one (adaptive polling or error backoff moved it)."""
+    configured, current = row.get("configured_interval"), row.get("interval")
+    if not configured:  # no longer (or never) in feeds.yaml: what it was polled at
+        return _duration(current) if current else "-"
+    if current and abs(current - configured) > 1:
+        return f"{_duration(current)}*"
+    return _duration(configured)
 
 
 def _when(value: object) -> str:
@@ -67,13 +88,25 @@ def list_feeds(as_json: bool) -> None:
     if not rows:
         click.echo(f"No feeds in {settings.config_dir / 'feeds.yaml'}.")
         return
-    click.echo(f"{'ID':<22} {'HEALTH':<13} {'LAST OK':<16} {'NEXT':<16} {'ERR':>3} {'NEW':>4} {'SEEN':>5}  URL")
-    for r in rows:
-        click.echo(f"{r['id'][:22]:<22} {r['health']:<13} {_when(r['last_success']):<16} "
-                   f"{_when(r['next_due']):<16} {r['consecutive_errors']:>3} {r['items_last_poll']:>4} "
-                   f"{r['seen_items']:>5}  {r['url']}")
+    headers = ("ID", "HEALTH", "LAST OK", "NEXT", "EVERY", "ERR", "NEW", "SEEN", "URL")
+    table = [(_safe(r["id"])[:40], r["health"], _when(r["last_success"]), _when(r["next_due"]), _every(r),
+              str(r["consecutive_errors"]), str(r["items_last_poll"]), str(r["seen_items"]), _safe(r["url"]))
+             for r in rows]
+    widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(headers)]
+    right = {5, 6, 7}  # the counts
+
+    def line(cells: Sequence[str]) -> str:
+        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(out).rstrip()
+
+    click.echo(line(headers))
+    for r, cells in zip(rows, table):
+        click.echo(line(cells))
         if r.get("last_error") and r["consecutive_errors"]:
-            click.echo(f"{'':<22} last error: {_safe(r['last_error'])}")
+            click.echo(f"{'':<{widths[0]}}  last error: {_safe(r['last_error'])}")
+    if any("*" in t[4] for t in table):
+        click.echo("\n* polled at another interval than configured: adapted to how often the feed has news "
+                   "(within 4x either way), or backing off after errors")
     click.echo(f"\nconfig: {settings.config_dir / 'feeds.yaml'}   state: {settings.data_dir}")
 
 
