@@ -404,6 +404,8 @@ def stats_aggregations(top: int) -> dict[str, Any]:
         "per_topic": terms("topics.id"),
         "per_source": terms("source_label"),
         "per_language": terms("language_label"),
+        # exact below precision_threshold (the engines' maximum), approximate above
+        "stories": {"cardinality": {"field": "story_id", "precision_threshold": 40000}},
     }
 
 
@@ -736,8 +738,10 @@ class SearchEngineIndex:
             return [(str(b.get("key_as_string", b["key"])), int(b["doc_count"]))
                     for b in aggs.get(name, {}).get("buckets", [])]
 
+        stories = aggs.get("stories", {}).get("value")
         return Stats(int(resp["hits"]["total"]["value"]), pairs("per_day"), pairs("per_entity"),
-                     pairs("per_topic"), pairs("per_source"), pairs("per_language"))
+                     pairs("per_topic"), pairs("per_source"), pairs("per_language"),
+                     stories=int(stories) if stories is not None else None)
 
     def close(self) -> None:
         pass

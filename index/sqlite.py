@@ -329,7 +329,8 @@ class SqliteIndex:
         def pairs(sql: str, extra: list[Any] | None = None) -> list[tuple[str, int]]:
             return [(str(k), int(n)) for k, n in conn.execute(sql, params + (extra or []))]
 
-        total = conn.execute(f"SELECT count(*) FROM articles a WHERE {cond}", params).fetchone()[0]
+        total, stories = conn.execute(
+            f"SELECT count(*), count(DISTINCT a.story_id) FROM articles a WHERE {cond}", params).fetchone()
         per_day = pairs(
             "SELECT strftime('%Y-%m-%d', a.published_ts / 1000000, 'unixepoch') AS day, count(*) "
             f"FROM articles a WHERE {cond} AND a.published_ts IS NOT NULL GROUP BY day ORDER BY day"
@@ -354,4 +355,4 @@ class SqliteIndex:
             f"WHERE {cond} GROUP BY l ORDER BY n DESC, l LIMIT ?",
             [top],
         )
-        return Stats(total, per_day, per_entity, per_topic, per_source, per_language)
+        return Stats(total, per_day, per_entity, per_topic, per_source, per_language, stories=stories)

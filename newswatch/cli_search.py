@@ -196,6 +196,7 @@ def stats_command(feed_health: FeedHealth | None = None) -> click.Command:
             data: dict[str, Any] = {
                 "since": start.isoformat() if start else None,
                 "articles": s.articles,
+                "stories": s.stories,
                 "per_day": dict(s.per_day),
                 "per_entity": dict(s.per_entity),
                 "per_topic": dict(s.per_topic),
@@ -207,7 +208,9 @@ def stats_command(feed_health: FeedHealth | None = None) -> click.Command:
             click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
             return
         period = f"since {start:%Y-%m-%d %H:%M} UTC" if start else "all time"
-        click.echo(f"{s.articles} article(s), {period}\n")
+        copies = (f" -- {s.stories} distinct stor{'y' if s.stories == 1 else 'ies'}; counts below include "
+                  "syndicated copies (each copy is coverage)") if s.stories is not None and s.stories != s.articles else ""
+        click.echo(f"{s.articles} article(s), {period}{copies}\n")
         blocks = [
             _table("Per day", s.per_day, ("day", "articles")),
             _table("Per entity", s.per_entity, ("entity", "articles")),

@@ -55,6 +55,8 @@ class Stats:
     per_topic: list[tuple[str, int]] = field(default_factory=list)
     per_source: list[tuple[str, int]] = field(default_factory=list)
     per_language: list[tuple[str, int]] = field(default_factory=list)
+    # distinct stories: a syndicated copy is one more article, not one more story
+    stories: int | None = None
 
 
 class SearchBackend(Protocol):

@@ -93,7 +93,9 @@ def test_stats_json_and_tables(env):
     assert data["articles"] == len(articles()) + 1
     assert data["per_language"]["en"] > data["per_language"]["fr"] > 0
     assert sum(data["per_day"].values()) == data["articles"] - 1  # one article is undated
+    assert 0 < data["stories"] < data["articles"]  # the corpus has syndicated copies
     r = run(env, "stats", "--since", "all")
+    assert f"{data['stories']} distinct stories; counts below include syndicated copies" in r.output
     assert "Per entity" in r.output and "northwind" in r.output and "Harbor Gazette" in r.output
     r = run(env, "stats", "--json")  # default: last 30 days; the corpus is from 2024
     assert json.loads(r.output)["articles"] == 0
