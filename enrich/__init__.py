@@ -8,6 +8,7 @@ Factories for the composition root and the ``newswatch tag`` command::
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,45 @@ def tag_text(text: str, settings: Settings, title: str = "") -> dict[str, Any]:
             for e in article.entities
         ],
         "topics": [
-            {"id": t.id, "name": t.name, "score": t.score, "evidence": t.evidence} for t in article.topics
+            {"id": t.id, "name": t.name, "score": t.score, "evidence": t.evidence,
+             # per matched rule, the words of the text that made it match
+             "matched_words": [_words_for(rule, fields) for rule in t.evidence]}
+            for t in article.topics
         ],
     }
+
+
+def _words_for(rule: str, fields: dict[str, str]) -> list[str]:
+    """What in *fields* made rule *rule* match, as written there (first
+    occurrence, in order): its words, and its phrases where the whole phrase
+    is present -- what a user checking topics.yaml wants to see, rather than
+    the rule's whole OR-list."""
+    import fnmatch
+
+    from newswatch.pipeline.highlight import token_spans
+    from newswatch.pipeline.query import parse_query
+    from newswatch.pipeline.query.ast import Not, Phrase, Term, walk
+
+    node = parse_query(rule)
+    negated = {id(n) for x in walk(node) if isinstance(x, Not) for n in walk(x.child)}
+    terms = [n for n in walk(node) if isinstance(n, Term) and id(n) not in negated]
+    words = {t.token for t in terms if not t.wildcard}
+    globs = [fnmatch.translate(t.token) for t in terms if t.wildcard]
+    pattern = re.compile("|".join(f"(?:{g})" for g in globs)) if globs else None
+    phrases = [n.tokens for n in walk(node) if isinstance(n, Phrase) and id(n) not in negated]
+    found: list[str] = []
+
+    def add(word: str) -> None:
+        if word not in found:
+            found.append(word)
+
+    for text in fields.values():
+        spans = token_spans(text or "")
+        toks = [t for _, _, t in spans]
+        for i, (start, end, tok) in enumerate(spans):
+            if tok in words or (pattern is not None and pattern.match(tok)):
+                add(text[start:end])
+            for ph in phrases:  # slop ignored here: exact runs are what a reader checks
+                if ph and tuple(toks[i:i + len(ph)]) == ph:
+                    add(text[start:spans[i + len(ph) - 1][1]])
+    return found

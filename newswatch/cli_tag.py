@@ -61,8 +61,9 @@ def tag(file, as_json: bool, title: str) -> None:
     click.echo("topics:" if result["topics"] else "topics: none")
     for t in result["topics"]:
         click.echo(f"  {t['id']} score {t['score']:g}")
-        for ev in t["evidence"]:
-            click.echo(f"    matched: {ev}")
+        for rule, words in zip(t["evidence"], t["matched_words"]):
+            shown = rule if len(rule) <= 60 else rule[:57] + "..."
+            click.echo(f"    matched {', '.join(map(repr, words)) or '(non-word terms)'}  (rule: {shown})")
 
 
 if __name__ == "__main__":  # pragma: no cover

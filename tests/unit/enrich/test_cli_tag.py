@@ -43,3 +43,16 @@ def test_bad_config_is_a_clean_error(tmp_path, monkeypatch):
     res = CliRunner().invoke(tag, ["-"], input="text")
     assert res.exit_code != 0
     assert "watchlist.yaml" in res.output and "name" in res.output
+
+
+def test_topic_evidence_names_the_words_that_matched(tmp_path, monkeypatch):
+    """Not the rule's whole OR-list: the words (and whole phrases) of the text."""
+    monkeypatch.setenv("NEWSWATCH_DATA_DIR", str(tmp_path))
+    text = "The MEK warned of Executions and torture of political prisoners; prisoners of war were not named."
+    res = CliRunner().invoke(tag, ["-", "--json"], input=text)
+    [hr] = [t for t in json.loads(res.output)["topics"] if t["id"] == "human-rights"]
+    words = [w for ws in hr["matched_words"] for w in ws]
+    assert "Executions" in words and "torture" in words and "political prisoners" in words
+    assert "of" not in words and "prisoners" not in words  # a phrase's words alone are not the match
+    out = CliRunner().invoke(tag, ["-"], input=text).output
+    assert "matched 'Executions'" in out and "(rule: " in out
