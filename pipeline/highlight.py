@@ -125,3 +125,23 @@ def to_html(marked: str) -> str:
 
 def to_text(marked: str, start: str = "[", end: str = "]") -> str:
     return marked.replace(MARK_START, start).replace(MARK_END, end)
+
+
+def split_marks(marked: str) -> tuple[str, list[tuple[int, int]]]:
+    """The plain text of a marked snippet and the [start, end) offsets of
+    its marked words in that text (for programs: no markers to parse, and
+    no confusing a marker with a bracket in the article)."""
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos, start = 0, None
+    for part in re.split(f"([{MARK_START}{MARK_END}])", marked):
+        if part == MARK_START:
+            start = pos
+        elif part == MARK_END:
+            if start is not None:
+                spans.append((start, pos))
+            start = None
+        else:
+            out.append(part)
+            pos += len(part)
+    return "".join(out), spans

@@ -23,7 +23,10 @@ class Hit:
     snippet: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        from newswatch.pipeline.highlight import split_marks
+
         a = self.article
+        plain, spans = split_marks(self.snippet or "")
         return {
             "id": a.id,
             "title": a.title,
@@ -38,6 +41,9 @@ class Hit:
             "duplicate_of": a.duplicate_of,
             "score": self.score,
             "snippet": self.snippet.replace("\x02", "[").replace("\x03", "]"),
+            # the same without markers, and where the matched words are in it
+            "snippet_text": plain,
+            "highlights": [list(span) for span in spans],
         }
 
 

@@ -45,6 +45,9 @@ def test_search_json_shape(env):
         assert {"id", "title", "url", "source", "published_at", "entities", "topics", "snippet"} <= set(h)
         assert "northwind" in h["entities"]
         assert "\x02" not in h["snippet"]
+        # offsets for programs: each highlight is the word "water" in the plain snippet
+        assert h["highlights"] and "\x02" not in h["snippet_text"]
+        assert all(h["snippet_text"][a:b].lower() == "water" for a, b in h["highlights"])
     dates = [h["published_at"] for h in data["hits"]]
     assert dates == sorted(dates, reverse=True)
 
