@@ -1,10 +1,13 @@
 """Distributed mode throughput and latency on the real Kafka broker.
 
-produce -> [news.raw] -> enrich worker (its own process, `newswatch worker
-enrich`) -> [news.enriched] -> index worker (the real StageWorker + SQLite
-index, in this process so each write can be timed) -- and, as the baseline in
-the same run, embedded mode (InlinePipeline: the same enricher and index
-called in one process) over the same articles.
+produce -> [news.raw] -> enrich workers (--enrich-workers processes, default 2
+= one per core here, each `newswatch worker enrich`) -> [news.enriched] ->
+index worker (the real StageWorker + SQLite index, in this process so each
+write can be timed) -- and, as the baseline in the same run, embedded mode
+(InlinePipeline: the same enricher and index called in one process) over the
+same articles.  The machine's busy CPU time over the throughput run, divided
+by the articles, says what each article costs all processes together (broker
+included) and so what this machine could carry at best.
 
 1. throughput: N articles produced as fast as possible; articles/s until the
    last one is indexed.
