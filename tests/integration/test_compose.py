@@ -59,6 +59,10 @@ def test_workers_env_names_real_settings_and_point_at_the_services(compose):
         for key in env:  # a typo in a variable name would be silently ignored by pydantic-settings
             assert key.startswith("NEWSWATCH_") and key[len("NEWSWATCH_"):].lower() in fields, key
         assert svc["build"] == "." and "./config:/config:ro" in svc["volumes"]
+    # stages with state on disk keep it in a named volume: a recreated enrich
+    # container that forgot its dedupe store would re-alert syndicated copies
+    for w in ("ingest", "enrich", "alerts"):
+        assert any(v.endswith(":/data") and not v.startswith((".", "/")) for v in s[w]["volumes"]), w
     for w in WORKERS:
         assert s[w]["command"] == ["worker", w]
         deps = s[w]["depends_on"]
