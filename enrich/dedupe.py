@@ -436,6 +436,14 @@ class SQLiteDedupeStore:
             "SELECT rowid, signature FROM records WHERE rowid > ? ORDER BY rowid", (self._seen_rowid,)
         ).fetchall()
         if not rows:
+            # rowids only go back if the newest rows were deleted (a store idle
+            # past the retention, pruned to nothing): new rows could then hide
+            # below what we have seen -- start over from the file
+            newest = self.db.execute("SELECT max(rowid) FROM records").fetchone()[0] or 0
+            if newest < self._seen_rowid:
+                log.info("dedupe: the store's rowids went back (emptied by a prune); reloading its bands")
+                self._bands, self._seen_rowid = BandIndex(), 0
+                self._sync()
             return
         self._seen_rowid = rows[-1][0]
         width = NUM_PERM * 4

@@ -54,9 +54,14 @@ def process_many(processor: Processor, articles: Sequence[Article]) -> list[list
     batch = getattr(processor, "process_batch", None)
     if batch is not None:
         try:
-            return batch(articles)
+            results = batch(articles)
         except Exception as exc:  # the batch as a whole failed: so did each article
             return [exc] * len(articles)
+        if len(results) != len(articles):  # a broken processor must not make the transport skip articles
+            err = RuntimeError(f"{processor.name}.process_batch returned {len(results)} results "
+                               f"for {len(articles)} articles")
+            return [err] * len(articles)
+        return results
     out: list[list[Article] | Exception] = []
     for article in articles:
         try:

@@ -233,3 +233,39 @@ def test_band_keys_of_a_batch_equal_one_by_one():
     precompute_bands(fps)
     assert all("_bands" in fp.__dict__ for fp in fps)
     assert [fp.bands() for fp in fps] == alone and len(set(alone[0])) == 32
+
+
+def test_a_store_emptied_by_another_worker_is_reloaded_not_trusted(tmp_path):
+    """Another worker pruned everything (a store idle past the retention) and
+    then stored new rows: their rowids restart below what this worker has
+    seen; it must still find them."""
+    p = tmp_path / "d.sqlite3"
+    mine, other = Deduplicator(SQLiteDedupeStore(p)), Deduplicator(SQLiteDedupeStore(p))
+    for n in range(5):
+        mine.check(art(f"s{n}", f"story {n}", _variant(n), url=f"https://1.example/{n}"))
+    other.store.prune(before=1e12, forget_before=1e12)  # every record forgotten
+    assert other.check(art("fresh", "fresh story", _variant(77), url="https://3.example/f")) is None
+    body, title = _near_copy(_variant(77))
+    assert mine.check(art("copy", title, body, url="https://4.example/c")) == "fresh"
+    mine.close()
+    other.close()
+
+
+def test_a_batch_processor_returning_the_wrong_number_of_results_fails_every_article():
+    from newswatch.pipeline.stage import process_many
+
+    class Broken:
+        name = "broken"
+
+        def process(self, a):
+            return [a]
+
+        def process_batch(self, articles):
+            return [[a] for a in articles][:-1]
+
+        def close(self):
+            pass
+
+    arts = [art("a", "t", "x"), art("b", "t", "y")]
+    results = process_many(Broken(), arts)
+    assert len(results) == 2 and all(isinstance(r, RuntimeError) for r in results)
