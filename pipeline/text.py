@@ -128,7 +128,12 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
 def tokens(text: str) -> list[str]:
     """Folded word tokens of *text*, in order (a fresh list: callers may
     change it)."""
+    if len(text) > _CACHE_MAX_CHARS:  # a huge text is not kept: the cache stays a few MB
+        return tokenize_folded(fold(text))
     return list(_tokens(text))
+
+
+_CACHE_MAX_CHARS = 50_000
 
 
 # One article's text is tokenised by dedupe, the topic and alert matchers and

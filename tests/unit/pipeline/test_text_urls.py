@@ -38,3 +38,17 @@ def test_canonical_url_strips_tracking_and_normalises():
 def test_article_id_falls_back_to_guid_scoped_by_feed():
     assert article_id(None, "f1", "g") != article_id(None, "f2", "g")
     assert article_id("", "f1", "g") == article_id(None, "f1", "g")
+
+
+def test_tokens_are_cached_for_news_sized_texts_only():
+    from newswatch.pipeline import text as t
+
+    t._tokens.cache_clear()
+    news = "Delegates met in Geneva on Tuesday. " * 50
+    first = t.tokens(news)
+    first.append("changed by a caller")
+    assert t.tokens(news)[-1] == "tuesday"  # a fresh list each time, the cached tokens untouched
+    assert t._tokens.cache_info().hits == 1
+    huge = "word " * (t._CACHE_MAX_CHARS // 5 + 10)
+    assert len(t.tokens(huge)) == t._CACHE_MAX_CHARS // 5 + 10
+    assert t._tokens.cache_info().currsize == 1  # the huge text was not kept
