@@ -69,23 +69,26 @@ class InlinePipeline:
             out: list[Article] = []
             self.counters.received += len(raw)
             for article, result in zip(raw, process_many(self.processor, raw)):
-                # a failure in the batch gets the one-by-one path: retried, then raised or quarantined
-                out.extend(self._process(article) if isinstance(result, Exception) else result)
+                # a failure in the batch: poison is quarantined, a transient error retried alone
+                out.extend(self._process(article, result) if isinstance(result, Exception) else result)
             self.counters.enriched += len(out)
             self.counters.duplicates += sum(1 for a in out if a.duplicate_of)
             if out:
                 for sink in self.sinks:
                     self._write(sink, out)
 
-    def _process(self, article: Article) -> list[Article]:
-        """Enrich one article.  A transient error (locked database, full
-        disk) is retried, then raised, so ingest keeps the item unseen and
-        offers it again; any other error means this article is poison: it is
-        quarantined with its error and the rest go on."""
+    def _process(self, article: Article, error: Exception) -> list[Article]:
+        """The article whose first try (in the batch) raised *error*.  A
+        transient error (locked database, full disk) is retried, then raised,
+        so ingest keeps the item unseen and offers it again; any other error
+        means this article is poison: it is quarantined with its error and
+        the rest go on."""
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
-                return self.processor.process(article)
+                if attempt:
+                    return self.processor.process(article)
+                raise error
             except Exception as exc:
                 if is_transient(exc) and attempt < self.retries:
                     log.warning("enrich of %s failed (attempt %d): %s -- retrying in %.1fs",

@@ -132,3 +132,22 @@ def test_a_batch_processor_is_called_once_and_its_failures_retried_alone(tmp_pat
     p([Article(id="1", title="x"), Article(id="2", title="y"), Article(id="3", title="z")])
     assert proc.batches == [["1", "2", "3"]] and proc.alone == ["2"]
     assert [(a.id, a.title) for a in sink.got] == [("1", "X"), ("2", "Y"), ("3", "Z")]
+
+
+def test_poison_found_in_a_batch_is_quarantined_without_a_second_try(tmp_path):
+    class BatchPoison(Upper):
+        def __init__(self):
+            self.alone = []
+
+        def process(self, a):
+            self.alone.append(a.id)
+            return super().process(a)
+
+        def process_batch(self, articles):
+            return [ValueError("cannot enrich") if a.title == "poison" else super(BatchPoison, self).process(a)
+                    for a in articles]
+
+    sink, proc = Collect("index"), BatchPoison()
+    p = InlinePipeline(proc, [sink], Quarantine(tmp_path / "q.jsonl"), backoff=0.001)
+    p([Article(id="1", title="x"), Article(id="2", title="poison")])
+    assert proc.alone == [] and p.counters.quarantined == 1 and [a.id for a in sink.got] == ["1"]
