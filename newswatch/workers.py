@@ -240,7 +240,7 @@ def run_worker(stage: str, settings: Settings, *, once: bool = False, idle_exit:
 
 def _spawn(stage: str, extra: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "newswatch", "worker", stage, *extra]
-    log.info("starting %s", " ".join(cmd[1:]))
+    log.info("starting %s", " ".join(cmd[2:]))  # "newswatch worker enrich ..."
     return subprocess.Popen(cmd, env=dict(os.environ))
 
 

@@ -68,10 +68,13 @@ def test_fixture_feeds_over_kafka_index_the_same_as_embedded(tmp_path) -> None:
         finally:
             app.close()
 
-        # `newswatch run --once` with NEWSWATCH_TRANSPORT=kafka: one worker process per stage
-        run = subprocess.run([sys.executable, "-m", "newswatch", "run", "--once"], env=cluster.env, cwd=REPO,
+        # `newswatch run --once` with NEWSWATCH_TRANSPORT=kafka: a worker process per stage, two for
+        # enrich (sharing the partitions and the dedupe store: the story groups must still agree)
+        run = subprocess.run([sys.executable, "-m", "newswatch", "run", "--once"],
+                             env={**cluster.env, "NEWSWATCH_ENRICH_WORKERS": "2"}, cwd=REPO,
                              capture_output=True, text=True, timeout=240)
         assert run.returncode == 0, run.stdout + run.stderr
+        assert (run.stdout + run.stderr).count("starting newswatch worker enrich --once") == 2, run.stderr
     idx = cluster.index()
     try:
         distributed = _snapshot(idx)
