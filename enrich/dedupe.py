@@ -244,7 +244,7 @@ Decide = Callable[[], "tuple[Record, list[int]]"]
 class DedupeStore(Protocol):
     """What the detector needs remembered.
 
-    ``claim`` is the one write: it must be atomic against every other writer
+    ``claim_many`` is the one write: it must be atomic against every other writer
     of the same store (other threads, other enrich processes sharing the
     file), so that of an original and its copy checked at the same moment
     exactly one is the original.  ``decide`` runs inside it and may call the
@@ -256,14 +256,12 @@ class DedupeStore(Protocol):
     def get(self, article_id: str) -> Record | None: ...
     def first_by(self, column: str, value: str) -> Record | None: ...
     def by_bands(self, bands: list[int]) -> list[Record]: ...
-    def claim(self, article_id: str, decide: Decide) -> Record:
-        """The stored record of *article_id*; if there is none, the record
-        ``decide()`` returns, stored with its bands, all in one step."""
-        ...
     def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
-        """``claim`` for each pair, in order, as one atomic step: a batch of
-        articles pays for one write lock and one commit.  A later claim sees
-        the earlier ones (a copy later in the batch finds its original)."""
+        """For each (id, decide) pair in order: the stored record of the id
+        or, if there is none, the record ``decide()`` returns, stored with its
+        bands -- all as one atomic step (one write lock and one commit for a
+        batch).  A later claim sees the earlier ones (a copy later in the
+        batch finds its original)."""
         ...
     def prune(self, before: float, forget_before: float | None = None) -> int: ...
     def close(self) -> None: ...
@@ -298,15 +296,6 @@ class MemoryDedupeStore:
             ids = {i for b in bands for i in self.bands.get(b, ())}
             return [self.records[i] for i in ids if i in self.records]
 
-    def claim(self, article_id: str, decide: Decide) -> Record:
-        with self._lock:
-            known = self.records.get(article_id)
-            if known is not None:
-                return known
-            record, bands = decide()
-            self.add(record, bands)
-            return record
-
     def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
         with self._lock:  # all-or-nothing like the SQLite store: undo on error
             added: list[tuple[str, list[int]]] = []
@@ -316,7 +305,7 @@ class MemoryDedupeStore:
                     known = self.records.get(article_id)
                     if known is None:
                         known, bands = decide()
-                        self.add(known, bands)
+                        self._add(known, bands)
                         added.append((known.id, bands))
                     out.append(known)
                 return out
@@ -329,11 +318,10 @@ class MemoryDedupeStore:
                             ids.remove(rid)
                 raise
 
-    def add(self, record: Record, bands: list[int]) -> None:
-        with self._lock:
-            self.records[record.id] = record
-            for b in bands:
-                self.bands.setdefault(b, []).append(record.id)
+    def _add(self, record: Record, bands: list[int]) -> None:
+        self.records[record.id] = record
+        for b in bands:
+            self.bands.setdefault(b, []).append(record.id)
 
     def prune(self, before: float, forget_before: float | None = None) -> int:
         with self._lock:
@@ -354,7 +342,7 @@ class MemoryDedupeStore:
 
 class SQLiteDedupeStore:
     """Durable store in ``data_dir/dedupe.sqlite3``, shared by the enrich
-    workers of one machine: ``claim`` runs its lookup and insert in one
+    workers of one machine: ``claim_many`` runs its lookup and insert in one
     ``BEGIN IMMEDIATE`` transaction, so concurrent workers are serialised.
 
     The LSH bands are not stored: 32 random-key index rows per article made
@@ -372,7 +360,7 @@ class SQLiteDedupeStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        # re-entrant: claim() holds it while decide() calls the read methods
+        # re-entrant: claim_many() holds it while decide() calls the read methods
         self._lock = threading.RLock()
         self.db = sqlite3.connect(str(path), timeout=self.BUSY_TIMEOUT_S,
                                   check_same_thread=False, isolation_level=None)
@@ -459,14 +447,12 @@ class SQLiteDedupeStore:
         else:  # opening a store: everything at once
             self._bands.add_many(np.array([r for r, _ in live], dtype=np.int64), keys)
 
-    def claim(self, article_id: str, decide: Decide) -> Record:
-        return self.claim_many([(article_id, decide)])[0]
-
     def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
         with self._lock:
             # the write lock first, then the lookups: what another worker
             # committed before we got the lock is seen, nothing after it
             self.db.execute("BEGIN IMMEDIATE")
+            seen = self._seen_rowid
             try:
                 self._sync()  # what other workers stored up to now; nobody else writes until COMMIT
                 out = []
@@ -480,18 +466,9 @@ class SQLiteDedupeStore:
                 return out
             except BaseException:
                 self._rollback()
-                raise
-
-    def add(self, record: Record, bands: list[int]) -> None:
-        """Store *record* unconditionally (tests, imports); check() uses claim."""
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self._sync()
-                self._insert(record, bands)
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
+                # SQLite hands the rolled-back rowids out again, maybe to
+                # another worker: _sync must not skip them
+                self._seen_rowid = seen
                 raise
 
     def _insert(self, record: Record, bands: list[int]) -> None:

@@ -251,6 +251,32 @@ def test_a_store_emptied_by_another_worker_is_reloaded_not_trusted(tmp_path):
     other.close()
 
 
+
+def test_rowids_of_a_rolled_back_batch_given_to_another_worker_are_still_seen(tmp_path):
+    """A failed batch rolls back its rows; SQLite hands their rowids out
+    again, here to another worker.  The first worker must still catch up on
+    that row, or a copy of its story becomes a second original."""
+    p = tmp_path / "d.sqlite3"
+    mine, other = Deduplicator(SQLiteDedupeStore(p)), Deduplicator(SQLiteDedupeStore(p))
+    mine.check(art("s0", "story 0", _variant(0), url="https://1.example/0"))
+    real_find = mine._find
+
+    def failing_find(article_id, fp):
+        if article_id == "boom":
+            raise RuntimeError("store fell over")
+        return real_find(article_id, fp)
+
+    mine._find = failing_find
+    batch = [art("s1", "story 1", _variant(1), url="https://1.example/1"), art("boom", "b", _variant(2))]
+    with pytest.raises(RuntimeError):
+        mine.check_many([(a, fingerprint(a)) for a in batch])  # s1 got rowid 2, then rolled back
+    mine._find = real_find
+    assert other.check(art("b2", "other story", _variant(3), url="https://2.example/3")) is None  # rowid 2
+    body, title = _near_copy(_variant(3))
+    assert mine.check(art("copy", title, body, url="https://4.example/c")) == "b2"
+    mine.close()
+    other.close()
+
 def test_a_batch_processor_returning_the_wrong_number_of_results_fails_every_article():
     from newswatch.pipeline.stage import process_many
 
