@@ -77,6 +77,8 @@ class PermanentError(Exception):
 
 
 _TRANSIENT_NAMES = ("Timeout", "Connect")
+# SQLite primary result codes that pass: BUSY, LOCKED, IOERR, FULL, CANTOPEN
+_SQLITE_TRANSIENT = frozenset({5, 6, 10, 13, 14})
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -91,8 +93,11 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (PermanentError, ContractError)):
         return False
     if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in _SQLITE_TRANSIENT
         text = str(exc).lower()
-        return "locked" in text or "busy" in text
+        return any(w in text for w in ("locked", "busy", "disk", "unable to open"))
     if isinstance(exc, OSError):  # includes TimeoutError, ConnectionError, disk full
         return True
     return any(n in c.__name__ for c in type(exc).__mro__ for n in _TRANSIENT_NAMES)
