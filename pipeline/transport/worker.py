@@ -350,6 +350,8 @@ class StageWorker:
                     raise StageUnavailable(f"{self.stage}: consecutive failures: {failed}")
                 suspect = (msg, failed, attempt)
                 continue
+            if outputs is None:  # bad data, dead-lettered: says nothing about the stage
+                continue
             if suspect is not None:  # the next message went through: the suspect alone is bad
                 self._dead_letter(*suspect)
                 suspect = None

@@ -444,6 +444,37 @@ def test_processor_outage_dead_letters_nothing_and_reads_again(transport: Transp
     assert {m.key for m in out} == {a.id.encode() for a in map(art, range(6))}
 
 
+class BrokenUpper(Upper):
+    """Fake processor with a bug of the stage (not of the data) while
+    ``broken``: every article fails with an error that is not transient."""
+
+    broken = True
+
+    def process(self, a: Article) -> list[Article]:
+        if self.broken and not a.title.startswith("permanent"):
+            self.calls[a.id] += 1
+            raise RuntimeError("stage bug")
+        return super().process(a)
+
+
+def test_bad_data_between_two_failures_does_not_clear_the_suspect(transport: TransportEnv) -> None:
+    """a0 fails all its retries (a suspect), a1 is bad data, a2 fails too:
+    two failures with only bad data between them is the stage, not a0 --
+    a0 must not be dead-lettered because a1 was."""
+    names = transport.topics(raw=1, out=1, dlq=1)
+    produce(transport.broker, names["raw"], [art(0), art(1, "permanent one"), art(2)])
+    proc = BrokenUpper()
+    w = _worker(transport, names, processor=proc, output_topic=names["out"], max_retries=1)
+    wait_until(lambda: w.counters.redelivered_batches >= 1, step=w.step, what="a failed attempt")
+    proc.broken = False
+    wait_until(lambda: w.counters.produced >= 2, step=w.step, what="recovery")
+    w.close()
+    dead = poll_all(_subscribed(transport, names["dlq"]), 1)
+    assert {m.key for m in dead} == {b"a0001"}
+    out = poll_all(_subscribed(transport, names["out"]), 2)
+    assert {m.key for m in out} == {b"a0000", b"a0002"}
+
+
 def test_sink_outage_dead_letters_nothing_and_commits_nothing(transport: TransportEnv) -> None:
     names = transport.topics(raw=1, dlq=1)
     produce(transport.broker, names["raw"], [art(i) for i in range(5)])
