@@ -378,13 +378,11 @@ class StageWorker:
             return
         if len(items) == 1 and not _is_permanent(error):
             raise SinkUnavailable(f"{self.sink.name}: {error}")
-        poisoned = self._bisect(items, error, state, alone_tried=True)
+        poisoned = self._bisect(items, error, state)
         if state.suspects:
             if state.written == 0:
                 raise SinkUnavailable(f"{self.sink.name} wrote nothing: {state.suspects[0][1]}")
             poisoned += state.suspects
-        if state.written == 0 and not all(_is_permanent(e) for _, e in poisoned):
-            raise SinkUnavailable(f"{self.sink.name} wrote nothing: {error}")
         self.counters.written += state.written
         for msg, exc in poisoned:
             self._dead_letter(msg, exc, state.attempts_of(msg))
@@ -409,15 +407,15 @@ class StageWorker:
                 self.sleep(min(self.backoff * 2 ** attempt, self.max_backoff))
         return None
 
-    def _bisect(self, items: list[tuple[Message, Article]], error: Exception, state: _BatchWrite, *,
-                alone_tried: bool = False) -> list[tuple[Message, Exception]]:
+    def _bisect(self, items: list[tuple[Message, Article]], error: Exception,
+                state: _BatchWrite) -> list[tuple[Message, Exception]]:
         """Split a failing batch until the failing articles are alone; the
         poisoned (message, error) pairs.  Raises SinkUnavailable as soon as
         the failures look like the sink rather than the articles."""
         assert self.sink is not None
         if len(items) == 1:
             msg = items[0][0]
-            if not _is_permanent(error) and not alone_tried:
+            if not _is_permanent(error):
                 # so far it failed in company with one retry: give it the full retries, alone
                 error = self._try_write(items, state, retries=self.max_retries)
                 if error is None:
