@@ -223,7 +223,7 @@ def quarantine_replay() -> None:
     app = appmod.build_embedded(settings, feeds=[])
     q = app.pipeline.quarantine
     records = q.take()
-    done = 0
+    done, handled = 0, 0  # records[handled:] are not replayed yet
     try:
         for i, r in enumerate(records):
             try:
@@ -231,16 +231,18 @@ def quarantine_replay() -> None:
             except ContractError as exc:
                 click.echo(f"kept: record {i} is not an Article ({exc})", err=True)
                 q.put_back([r])
+                handled = i + 1
                 continue
             try:
                 app.pipeline([article])
             except (SinkFailed, ProcessorFailed) as exc:
                 click.echo(f"stopped: {exc} -- {len(records) - i} article(s) kept for a later replay", err=True)
-                q.put_back(records[i:])
                 break
-            done += 1
+            done, handled = done + 1, i + 1
         app.alerts.tick()
     finally:
+        # whatever stops the loop (an outage, Ctrl-C, a crash) puts the rest back
+        q.end_replay(records[handled:])
         app.close()
     again = app.pipeline.counters.quarantined
     click.echo(f"replayed {done} of {len(records)}; {again} failed again and are back in the quarantine")

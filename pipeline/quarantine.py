@@ -31,19 +31,37 @@ class Quarantine:
             self.count += 1
 
     def take(self) -> list[dict[str, Any]]:
-        """Remove and return every record (for a replay: what fails again is
-        put back by the pipeline itself)."""
+        """Every record, set aside for a replay (new failures go to a fresh
+        file meanwhile).  The records stay on disk until :meth:`end_replay`:
+        a replay killed half-way leaves them there, and the next take()
+        returns them again (a second run of an article is harmless: the
+        index upserts, the alert ledger remembers what it sent)."""
         with self._lock:
-            if not self.path.exists():
+            taken = self._replaying
+            if self.path.exists():
+                if taken.exists():  # left by an interrupted replay: keep both
+                    with taken.open("a", encoding="utf-8") as out:
+                        out.write(self.path.read_text(encoding="utf-8"))
+                    self.path.unlink()
+                else:
+                    self.path.replace(taken)
+            if not taken.exists():
                 return []
-            taken = self.path.with_suffix(".replaying")
-            self.path.replace(taken)
-        with taken.open(encoding="utf-8") as fh:
-            records = [json.loads(line) for line in fh if line.strip()]
-        taken.unlink()
-        return records
+            with taken.open(encoding="utf-8") as fh:
+                return [json.loads(line) for line in fh if line.strip()]
+
+    def end_replay(self, unfinished: list[dict[str, Any]]) -> None:
+        """Put *unfinished* records back and forget the set-aside file."""
+        self.put_back(unfinished)
+        self._replaying.unlink(missing_ok=True)
+
+    @property
+    def _replaying(self) -> Path:
+        return self.path.with_suffix(".replaying")
 
     def put_back(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
         with self._lock:
             with self.path.open("a", encoding="utf-8") as fh:
                 for r in records:

@@ -28,3 +28,35 @@ def test_replay_runs_quarantined_articles_through_the_pipeline_and_keeps_the_res
 
     found = CliRunner().invoke(cli, ["search", "--json", "entity:ncri"], env=env)
     assert '"id": "a1"' in found.output
+
+
+def test_a_replay_stopped_by_an_unexpected_error_puts_the_rest_back(tmp_path, monkeypatch):
+    from newswatch.pipeline.transport.inline import InlinePipeline
+
+    q = Quarantine(tmp_path / "quarantine.jsonl")
+    for i in range(3):
+        q.put("enrich", Article(id=f"a{i}", url=f"https://x.test/{i}", title=f"story {i}",
+                                summary="<p>Some text about a meeting.</p>").to_dict(), ValueError("bug"))
+    real_call = InlinePipeline.__call__
+
+    def crash_on_a1(self, articles):
+        if articles[0].id == "a1":
+            raise KeyboardInterrupt  # Ctrl-C half-way
+        return real_call(self, articles)
+
+    monkeypatch.setattr(InlinePipeline, "__call__", crash_on_a1)
+    env = {"NEWSWATCH_DATA_DIR": str(tmp_path), "NEWSWATCH_CONFIG_DIR": str(REPO / "config")}
+    CliRunner().invoke(cli, ["quarantine", "replay"], env=env)
+    assert [r["payload"]["id"] for r in q.read()] == ["a1", "a2"]  # a0 went through; none lost
+    assert not (tmp_path / "quarantine.replaying").exists()
+
+
+def test_records_of_a_replay_killed_half_way_are_taken_again(tmp_path):
+    q = Quarantine(tmp_path / "quarantine.jsonl")
+    q.put("enrich", {"id": "old"}, "e")
+    assert [r["payload"] for r in q.take()] == [{"id": "old"}]  # ... and the process dies (kill -9)
+    q.put("enrich", {"id": "new"}, "e")  # a failure of the running pipeline meanwhile
+    again = Quarantine(tmp_path / "quarantine.jsonl")
+    assert [r["payload"] for r in again.take()] == [{"id": "old"}, {"id": "new"}]
+    again.end_replay([])
+    assert again.take() == [] and again.read() == []
