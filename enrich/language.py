@@ -32,6 +32,7 @@ SAMPLE_CHARS = 400
 _MACRO = {"arz": "ar", "azb": "az", "mzn": "fa", "glk": "fa", "pnb": "pa", "als": "sq"}
 
 _model = None
+_missing: str | None = None  # why the model could not be loaded
 _lock = threading.Lock()
 
 
@@ -53,14 +54,20 @@ def model_path() -> Path:
 
 
 def _get_model():
-    """Loading the model takes ~50 ms and ~1 MB: do it once, on first use."""
-    global _model
-    if _model is None:
+    """Loading the model takes ~50 ms and ~1 MB: do it once, on first use.
+    None when it cannot be loaded -- said once, loudly, not per article."""
+    global _model, _missing
+    if _model is None and _missing is None:
         with _lock:
-            if _model is None:
-                import fasttext
+            if _model is None and _missing is None:
+                try:
+                    import fasttext
 
-                _model = fasttext.load_model(str(model_path()))
+                    _model = fasttext.load_model(str(model_path()))
+                except (ImportError, LanguageModelMissing, ValueError, OSError) as exc:
+                    _missing = f"{type(exc).__name__}: {exc}"
+                    log.error("language detection is off (%s): articles keep their feed's language, if "
+                              "any -- reinstall newswatch (pip install -e .) to fix", _missing)
     return _model
 
 
@@ -80,9 +87,12 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     sample = text[:SAMPLE_CHARS].strip()
     if len(sample) < MIN_CHARS:
         return fallback
+    model = _get_model()
+    if model is None:
+        return fallback
     try:
         # fastText reads one line: a newline would end the sample early
-        (label,), (prob,) = _get_model().predict(" ".join(sample.split()), k=1)
+        (label,), (prob,) = model.predict(" ".join(sample.split()), k=1)
     except Exception as exc:  # never let detection stop an article
         log.warning("language detection failed: %s", exc)
         return fallback

@@ -43,3 +43,20 @@ def test_the_model_file_ships_with_the_install():
     from newswatch.enrich.language import model_path
 
     assert model_path().stat().st_size > 500_000
+
+
+def test_a_missing_model_is_said_once_and_articles_keep_their_hint(monkeypatch, caplog):
+    import newswatch.enrich.language as lang
+
+    def missing():
+        raise lang.LanguageModelMissing("language model not found at /nowhere")
+
+    monkeypatch.setattr(lang, "_model", None)
+    monkeypatch.setattr(lang, "_missing", None)
+    monkeypatch.setattr(lang, "model_path", missing)
+    text = "a long enough sample of text for the detector to try its luck on"
+    with caplog.at_level("WARNING", logger=lang.log.name):
+        assert [detect_language(text, hint="de-AT") for _ in range(3)] == ["de"] * 3
+        assert detect_language(text) is None
+    said = [r for r in caplog.records if "language detection is off" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "ERROR" and "/nowhere" in said[0].getMessage()
