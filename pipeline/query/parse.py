@@ -178,7 +178,9 @@ def _flatten(kind: type, children: list[Node]) -> Node:
     return kind(tuple(flat))
 
 
-_OPERATORS_RE = re.compile(r"&&|\|\|")
+# Lucene's && and || aliases, outside quoted phrases (a quote is matched whole and kept)
+_OPERATORS_RE = re.compile(r'"(?:\\.|[^"\\])*"|&&|\|\|')
+_ALIASES = {"&&": " AND ", "||": " OR "}
 
 
 def _diagnose(q: str) -> str:
@@ -198,7 +200,7 @@ def _diagnose(q: str) -> str:
     if words and words[0].upper() in ("AND", "OR"):
         return f"nothing before {words[0]!r} -- start with a term"
     if re.search(r":\s*[<>]", q):
-        return "comparisons like published:>2024-01-01 are written as ranges: published:[2024-01-01 TO *]"
+        return "a comparison needs a date right after it, with no space: published:>=2024-01-01"
     return ("not valid query syntax -- use words, \"phrases\", field:value, AND / OR / NOT and ( ); "
             "special characters such as : / [ ] { } ^ ~ need a backslash")
 
@@ -209,7 +211,7 @@ def parse_query(query: str) -> Node:
     q = (query or "").strip()
     if not q or q == "*" or q == "*:*":
         return MatchAll()
-    q = _OPERATORS_RE.sub(lambda m: {"&&": " AND ", "||": " OR "}[m.group()], q)  # Lucene's aliases
+    q = _OPERATORS_RE.sub(lambda m: _ALIASES.get(m.group(), m.group()), q)
     try:
         tree = _luqum_parser.parse(q)
     except (ParseError, Exception):  # luqum raises a few kinds, with parser jargon

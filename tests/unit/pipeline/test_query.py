@@ -124,8 +124,15 @@ def test_comparisons_on_dates_and_lucene_operator_aliases(q, expected):
     assert m(q, d) is expected
 
 
+def test_operator_aliases_inside_a_quoted_phrase_are_text():
+    d = doc(title="A night of rock & roll in Tirana")
+    assert m('"rock && roll"', d) and m('"rock || roll" && Tirana', d)
+    assert not m('"rock && roll"', doc(title="rock and roll"))
+
+
 @pytest.mark.parametrize("q,hint", [
     ("paris AND", "nothing after 'AND'"), ('"open', "quote"), ("(a OR b", "'(' is not closed"),
+    ("published:>", "needs a date right after it"),
 ])
 def test_parse_errors_say_what_to_fix(q, hint):
     with pytest.raises(QueryError, match=re.escape(hint)):
