@@ -14,7 +14,7 @@ import mailbox
 import smtplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -32,15 +32,19 @@ class SendError:
 class EmailSender(Protocol):
     description: str
 
-    def send_many(self, messages: Sequence[EmailMessage]) -> list[SendError | None]: ...
+    def send_each(self, messages: Sequence[EmailMessage]) -> Iterator[SendError | None]:
+        """One result per message, in order, each yielded as soon as it is
+        known: the caller records a delivery before the next one goes out."""
+        ...
 
 
 class WebhookPoster(Protocol):
-    def post_many(self, posts: Sequence[tuple[str, dict]]) -> list[SendError | None]: ...
+    def post_each(self, posts: Sequence[tuple[str, dict]]) -> Iterator[SendError | None]: ...
 
 
 class SmtpSender:
-    """smtplib over plain, STARTTLS or implicit TLS; one connection per batch."""
+    """smtplib over plain, STARTTLS or implicit TLS; one connection per batch
+    (kept open while the caller records each result)."""
 
     def __init__(self, host: str, port: int = 25, *, security: str = "none", user: str | None = None,
                  password: str | None = None, timeout: float = 20.0,
@@ -71,45 +75,42 @@ class SmtpSender:
             raise
         return conn
 
-    def send_many(self, messages: Sequence[EmailMessage]) -> list[SendError | None]:
+    def send_each(self, messages: Sequence[EmailMessage]) -> Iterator[SendError | None]:
         if not messages:
-            return []
+            return
         try:
             conn = self._connect()
         except smtplib.SMTPAuthenticationError as exc:
             err = SendError(f"SMTP login refused for user {self.user!r} at {self.host}:{self.port} "
                             f"({exc.smtp_code}) -- check NEWSWATCH_SMTP_USER and the password")
-            return [err] * len(messages)
+            yield from [err] * len(messages)
+            return
         except (OSError, smtplib.SMTPException) as exc:
-            err = SendError(f"cannot reach {self.description}: {_describe(exc)}")
-            return [err] * len(messages)
-        out: list[SendError | None] = []
+            # one timeout for the batch, not one per message
+            yield from [SendError(f"cannot reach {self.description}: {_describe(exc)}")] * len(messages)
+            return
         try:
             for i, msg in enumerate(messages):
                 try:
                     refused = conn.send_message(msg)
                 except smtplib.SMTPRecipientsRefused as exc:
                     codes = [c for c, _ in exc.recipients.values()]
-                    out.append(SendError(f"recipient refused: {_refusals(exc.recipients)}",
-                                         permanent=all(500 <= c < 600 for c in codes)))
+                    yield SendError(f"recipient refused: {_refusals(exc.recipients)}",
+                                    permanent=all(500 <= c < 600 for c in codes))
                     continue
                 except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                    out.append(SendError(f"server refused the message: {exc.smtp_code} {_decode(exc.smtp_error)}",
-                                         permanent=500 <= exc.smtp_code < 600 and exc.smtp_code != 552))
                     _reset(conn)
+                    yield SendError(f"server refused the message: {exc.smtp_code} {_decode(exc.smtp_error)}",
+                                    permanent=500 <= exc.smtp_code < 600 and exc.smtp_code != 552)
                     continue
                 except (OSError, smtplib.SMTPException) as exc:
                     # the connection is gone: this and the rest are retried later
                     err = SendError(f"connection to {self.description} lost: {_describe(exc)}")
-                    out.extend([err] * (len(messages) - i))
-                    return out
-                if refused:
-                    out.append(SendError(f"recipient refused: {_refusals(refused)}"))
-                else:
-                    out.append(None)
+                    yield from [err] * (len(messages) - i)
+                    return
+                yield SendError(f"recipient refused: {_refusals(refused)}") if refused else None
         finally:
             _quit(conn)
-        return out
 
 
 def _quit(conn: smtplib.SMTP) -> None:
@@ -149,15 +150,14 @@ class MaildirSender:
         self.description = f"Maildir {self.path}"
         self._box = mailbox.Maildir(str(self.path), create=True)
 
-    def send_many(self, messages: Sequence[EmailMessage]) -> list[SendError | None]:
-        out: list[SendError | None] = []
+    def send_each(self, messages: Sequence[EmailMessage]) -> Iterator[SendError | None]:
         for msg in messages:
             try:
                 self._box.add(msg)
-                out.append(None)
             except OSError as exc:
-                out.append(SendError(f"cannot write to {self.path}: {exc}"))
-        return out
+                yield SendError(f"cannot write to {self.path}: {exc}")
+            else:
+                yield None
 
 
 class WebhookSender:
@@ -170,22 +170,20 @@ class WebhookSender:
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=False,
                                               headers={"User-Agent": "newswatch-alerts"})
 
-    def post_many(self, posts: Sequence[tuple[str, dict]]) -> list[SendError | None]:
+    def post_each(self, posts: Sequence[tuple[str, dict]]) -> Iterator[SendError | None]:
         import httpx
 
-        out: list[SendError | None] = []
         for url, payload in posts:
             try:
                 r = self._client.post(url, json=payload)  # type: ignore[attr-defined]
             except httpx.HTTPError as exc:
-                out.append(SendError(f"webhook {_redact(url)}: {type(exc).__name__}: {exc}"))
+                yield SendError(f"webhook {_redact(url)}: {type(exc).__name__}: {exc}")
                 continue
             if 200 <= r.status_code < 300:
-                out.append(None)
+                yield None
             else:
                 permanent = r.status_code in (400, 401, 403, 404, 410)
-                out.append(SendError(f"webhook {_redact(url)} answered {r.status_code}", permanent=permanent))
-        return out
+                yield SendError(f"webhook {_redact(url)} answered {r.status_code}", permanent=permanent)
 
     def close(self) -> None:
         self._client.close()  # type: ignore[attr-defined]

@@ -186,10 +186,10 @@ class AlertStage:
                 except Exception as exc:  # a rendering bug must not wedge the outbox
                     log.exception("alerts: cannot render rule %s for %s", rule.id, recipient)
                     self._failed(chunk, SendError(f"render error: {exc}"), now, report)
-        # One message at a time, each marked sent as soon as the server took
-        # it: a crash mid-batch resends at most the message in flight.
-        for msg, chunk in emails:
-            (err,) = self.email.send_many([msg])
+        # Each message is marked sent as soon as the server took it (the
+        # sender yields one result at a time, on one connection): a crash
+        # mid-batch resends at most the message in flight.
+        for (msg, chunk), err in zip(emails, self.email.send_each([m for m, _ in emails])):
             if err is None:
                 self._mark_sent(chunk, str(msg["Message-ID"]), now, report)
                 report["sent"] += 1
@@ -202,8 +202,8 @@ class AlertStage:
                 for *_, chunk in posts:
                     self._failed(chunk, SendError("no webhook sender configured", permanent=True), now, report)
             else:
-                for url, payload, mid, chunk in posts:
-                    (err,) = self.webhook.post_many([(url, payload)])
+                results = self.webhook.post_each([(url, payload) for url, payload, _, _ in posts])
+                for (_, _, mid, chunk), err in zip(posts, results):
                     if err is None:
                         self._mark_sent(chunk, mid, now, report)
                         report["sent"] += 1

@@ -194,7 +194,23 @@ def test_starttls_with_a_real_certificate(tmp_path):
         assert server.sessions_tls == [True]
         # a client that does not trust the certificate refuses to send, and keeps the alert
         untrusting = SmtpSender(server.host, server.port, security="starttls", timeout=5)
-        (err,) = untrusting.send_many([server.messages[0]])
+        (err,) = untrusting.send_each([server.messages[0]])
         assert err is not None and "CERTIFICATE_VERIFY_FAILED" in err.message
     finally:
         server.stop()
+
+
+def test_a_batch_goes_over_one_connection_and_each_result_comes_as_it_is_sent(smtp):
+    from email.message import EmailMessage
+
+    msgs = []
+    for i in range(3):
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = "alerts@newswatch.test", "desk@example.org", f"story {i}"
+        m.set_content(f"body {i}")
+        msgs.append(m)
+    results = SmtpSender(smtp.host, smtp.port, timeout=5).send_each(msgs)
+    assert next(results) is None
+    assert len(smtp.wait_for(1)) == 1  # the first is out before the caller asks for the second
+    assert list(results) == [None, None]
+    assert len(smtp.wait_for(3)) == 3 and len(set(smtp.peers)) == 1

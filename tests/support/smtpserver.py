@@ -35,6 +35,7 @@ class _Collect:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.server.sessions_tls.append(session.ssl is not None)
+        self.server.peers.append(session.peer)  # (host, client port): one per connection
         msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         with self.server.lock:
             self.server.messages.append(msg)  # type: ignore[arg-type]
@@ -50,6 +51,7 @@ class SmtpServer:
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.sessions_tls: list[bool] = []
+        self.peers: list[tuple] = []
         self._kwargs: dict = {}
         if auth is not None:
             self._kwargs.update(authenticator=auth, auth_require_tls=False)

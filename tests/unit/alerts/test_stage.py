@@ -29,11 +29,13 @@ class FakeSender:
         self.sent = []
         self.fail: SendError | None = None
 
-    def send_many(self, messages):
-        if self.fail:
-            return [self.fail] * len(messages)
-        self.sent.extend(messages)
-        return [None] * len(messages)
+    def send_each(self, messages):
+        for msg in messages:
+            if self.fail:
+                yield self.fail
+            else:
+                self.sent.append(msg)
+                yield None
 
 
 class Clock:
@@ -198,10 +200,11 @@ class CrashingSender(FakeSender):
         super().__init__()
         self.ok = ok
 
-    def send_many(self, messages):
-        if len(self.sent) + len(messages) > self.ok:
-            raise KeyboardInterrupt("killed")
-        return super().send_many(messages)
+    def send_each(self, messages):
+        for result in super().send_each(messages):
+            yield result
+            if len(self.sent) == self.ok:
+                raise KeyboardInterrupt("killed")
 
 
 def test_each_email_is_marked_sent_as_soon_as_accepted(tmp_path):
@@ -236,9 +239,9 @@ def test_a_failing_mark_sent_does_not_fail_the_batch(tmp_path, caplog):
 
 
 class SlowSender(FakeSender):
-    def send_many(self, messages):
+    def send_each(self, messages):
         time.sleep(0.3)  # an SMTP round trip, so the second flusher runs meanwhile
-        return super().send_many(messages)
+        yield from super().send_each(messages)
 
 
 def test_two_stages_on_one_ledger_file_send_once(tmp_path):
