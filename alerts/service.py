@@ -90,10 +90,10 @@ class AlertStage:
         An article that cannot be matched or turned into an alert is not
         skipped silently: once the rest of the batch is claimed and flushed,
         :class:`PermanentError` names it, so the transport quarantines or
-        dead-letters it (re-writing the others is harmless: claims are
-        idempotent)."""
+        dead-letters just that one."""
         now = self.clock()
         bad: list[str] = []
+        bad_ids: set[str] = set()
         for article in batch:
             self.stats["articles"] += 1
             try:
@@ -102,16 +102,19 @@ class AlertStage:
                 self.stats["errors"] += 1
                 log.exception("alerts: cannot match article %s", article.id)
                 bad.append(f"{article.id}: cannot match: {exc!r}")
+                bad_ids.add(article.id)
                 continue
             for rule in matched:
                 self.stats["matched"] += 1
                 err = self._claim(rule, article, now)
                 if err:
                     bad.append(err)
+                    bad_ids.add(article.id)
         if self.flush_on_write:
             self.flush(self.clock())
         if bad:
-            raise PermanentError(f"alerts: {len(bad)} alert(s) could not be built: " + "; ".join(bad[:5]))
+            raise PermanentError(f"alerts: {len(bad)} alert(s) could not be built: " + "; ".join(bad[:5]),
+                                 article_ids=sorted(bad_ids))
 
     def _claim(self, rule: AlertRule, article: Article, now: datetime) -> str | None:
         """Claim (rule, story); an error description if the alert cannot be built."""

@@ -181,22 +181,26 @@ class SqliteIndex:
 
     # -- sink ---------------------------------------------------------------
     def write(self, batch: Sequence[Article]) -> None:
-        """Upsert the batch in one transaction (all or nothing; raise = retry)."""
+        """Upsert the batch in one transaction (all or nothing: an error
+        means nothing was written, retry).  An article that cannot be turned
+        into rows is left out and named in a PermanentError after the rest
+        is written."""
         now_ts = to_micros(datetime.now(timezone.utc))
         prepared: list[_Prepared] = []
-        refused: list[str] = []
+        refused: dict[str, str] = {}
         for article in batch:
             try:
                 prepared.append(_prepare(article, now_ts))
             except Exception as exc:  # one odd article must not block the batch
                 self.skipped += 1
-                refused.append(f"{getattr(article, 'id', '?')} ({type(exc).__name__}: {exc})")
-                log.exception("not indexing article %r: cannot prepare it", getattr(article, "id", "?"))
+                refused[article.id] = f"{article.id} ({type(exc).__name__}: {exc})"
+                log.exception("not indexing article %r: cannot prepare it", article.id)
         if prepared:
             self._write_prepared(prepared)
         if refused:
             # the rest is written; the transport parks these (quarantine / DLQ)
-            raise PermanentError(f"cannot index {len(refused)} article(s): {'; '.join(refused)}")
+            raise PermanentError(f"cannot index {len(refused)} article(s): {'; '.join(refused.values())}",
+                                 article_ids=list(refused))
 
     def _write_prepared(self, prepared: list[_Prepared]) -> None:
         conn = self._conn()

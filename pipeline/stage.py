@@ -73,7 +73,16 @@ def process_many(processor: Processor, articles: Sequence[Article]) -> list[list
 
 class PermanentError(Exception):
     """Processing this message can never succeed (bad data, not a bad day):
-    the transport sends it to the dead-letter queue instead of retrying."""
+    the transport sends it to the dead-letter queue instead of retrying.
+
+    A sink that wrote the rest of a batch and refused only some articles
+    names them in *article_ids*: the transport parks just those and counts
+    the rest as written.  None: the sink does not say which (the transport
+    then writes the batch one by one to find out)."""
+
+    def __init__(self, message: str, *, article_ids: Sequence[str] | None = None) -> None:
+        super().__init__(message)
+        self.article_ids = frozenset(article_ids) if article_ids is not None else None
 
 
 _TRANSIENT_NAMES = ("Timeout", "Connect")

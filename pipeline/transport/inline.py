@@ -112,9 +112,16 @@ class InlinePipeline:
                 self.counters.written[sink.name] = self.counters.written.get(sink.name, 0) + len(batch)
                 return
             except PermanentError as exc:
-                # some article of the batch can never be written: find it, park it, write the rest
-                log.warning("%s refused part of a batch: %s -- writing one by one", sink.name, exc)
-                self._write_each(sink, batch)
+                # some article of the batch can never be written: park it, keep the rest
+                if exc.article_ids is None:  # the sink did not say which: find out one by one
+                    log.warning("%s refused part of a batch: %s -- writing one by one", sink.name, exc)
+                    self._write_each(sink, batch)
+                    return
+                refused = [a for a in batch if a.id in exc.article_ids]
+                for article in refused:
+                    self._park(sink, article, exc)
+                written = len(batch) - len(refused)
+                self.counters.written[sink.name] = self.counters.written.get(sink.name, 0) + written
                 return
             except Exception as exc:
                 self.counters.sink_errors += 1
@@ -130,10 +137,14 @@ class InlinePipeline:
                 sink.write([article])
                 self.counters.written[sink.name] = self.counters.written.get(sink.name, 0) + 1
             except PermanentError as exc:
-                self.quarantine.put(sink.name, article.to_dict(), exc)
-                self.counters.quarantined += 1
+                self._park(sink, article, exc)
             except Exception as exc:
                 raise SinkFailed(f"{sink.name} failed on {article.id}: {exc}") from exc
+
+    def _park(self, sink: Sink, article: Article, exc: Exception) -> None:
+        log.warning("%s refused %s: %s -- quarantined", sink.name, article.id, exc)
+        self.quarantine.put(sink.name, article.to_dict(), exc)
+        self.counters.quarantined += 1
 
     def close(self) -> None:
         for part in [self.processor, *self.sinks]:

@@ -376,6 +376,14 @@ class StageWorker:
         if error is None:
             self.counters.written += len(items)
             return
+        named = getattr(error, "article_ids", None)
+        if isinstance(error, PermanentError) and named is not None:
+            # the sink wrote the rest and named what it refused
+            refused = [(msg, a) for msg, a in items if a.id in named]
+            self.counters.written += len(items) - len(refused)
+            for msg, _ in refused:
+                self._dead_letter(msg, error, state.attempts_of(msg))
+            return
         if len(items) == 1 and not _is_permanent(error):
             raise SinkUnavailable(f"{self.sink.name}: {error}")
         poisoned = self._bisect(items, error, state)

@@ -342,6 +342,37 @@ def test_sink_poison_is_isolated_by_bisection(transport: TransportEnv) -> None:
     assert sink.tries["a0007"] > 2  # the batch's own tries and then some
 
 
+class NamingSink(RecordingSink):
+    """Fake sink like the real ones: writes the rest of the batch and names
+    the 'poison*' articles it refused."""
+
+    def write(self, batch: Sequence[Article]) -> None:
+        self.calls += 1
+        self.tries.update(a.id for a in batch)
+        bad = [a.id for a in batch if a.title.startswith("poison")]
+        self.writes += 1
+        for a in batch:
+            if a.id not in bad:
+                self.docs[a.id] = a
+        if bad:
+            raise PermanentError(f"cannot index {bad}", article_ids=bad)
+
+
+def test_a_sink_that_names_what_it_refused_has_only_those_dead_lettered(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, dlq=1)
+    arts = [art(i, "poison pill" if i in (3, 11) else None) for i in range(20)]
+    produce(transport.broker, names["raw"], arts)
+    sink = NamingSink()
+    w = _worker(transport, names, sink=sink, batch_size=20, max_retries=1)
+    counters = w.run(once=True)
+    w.close()
+    assert set(sink.docs) == {a.id for a in arts} - {"a0003", "a0011"}
+    assert sink.calls == 1  # no bisection: the good ones are not written again
+    assert counters.dead_lettered == 2 and counters.written == 18
+    dead = poll_all(_subscribed(transport, names["dlq"]), 2)
+    assert {m.key for m in dead} == {b"a0003", b"a0011"} and "cannot index" in dead[0].header(H_ERROR)
+
+
 class FlappingSink(RecordingSink):
     """Fake sink that times out on the given call numbers (an overloaded
     engine: 429s, SQLite busy) and writes otherwise."""

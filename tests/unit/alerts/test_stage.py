@@ -167,8 +167,9 @@ def test_bad_article_does_not_stop_the_batch(tmp_path):
     st = stage(tmp_path, [rule()], sender)
     bad = seed_article()
     object.__setattr__(bad, "content", None)  # a broken message that slipped through
-    with pytest.raises(PermanentError, match=bad.id):  # the transport dead-letters / quarantines it
+    with pytest.raises(PermanentError, match=bad.id) as info:  # the transport dead-letters / quarantines it
         st.write([bad, story(1)])
+    assert info.value.article_ids == {bad.id}
     assert [m["Subject"] for m in sender.sent] == ["[newswatch] MEK: MEK story 1"]  # the rest went out
     assert st.counters.errors == 1
 

@@ -240,8 +240,9 @@ def test_an_article_that_cannot_be_indexed_is_refused_loudly_and_the_rest_writte
     monkeypatch.setattr(mod, "_prepare", prepare)
     idx = mod.SqliteIndex(tmp_path / "i.sqlite3")
     try:
-        with pytest.raises(PermanentError, match="bad"):
+        with pytest.raises(PermanentError, match="bad") as info:
             idx.write([Article(id="ok", title="fine", content_format="text"), Article(id="bad", title="x")])
         assert [a.id for a in idx.get(["ok", "bad"])] == ["ok"]
+        assert info.value.article_ids == {"bad"}  # so the transport parks just that one
     finally:
         idx.close()

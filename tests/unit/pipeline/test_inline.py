@@ -151,3 +151,34 @@ def test_poison_found_in_a_batch_is_quarantined_without_a_second_try(tmp_path):
     p = InlinePipeline(proc, [sink], Quarantine(tmp_path / "q.jsonl"), backoff=0.001)
     p([Article(id="1", title="x"), Article(id="2", title="poison")])
     assert proc.alone == [] and p.counters.quarantined == 1 and [a.id for a in sink.got] == ["1"]
+
+
+class PartialSink(Collect):
+    """Fake sink like the real ones: writes what it can, then names what it
+    refused (or, with *name_them* False, only says that it refused some)."""
+
+    def __init__(self, name_them: bool):
+        super().__init__("index")
+        self.name_them, self.calls = name_them, 0
+
+    def write(self, batch):
+        from newswatch.pipeline.stage import PermanentError
+
+        self.calls += 1
+        bad = [a.id for a in batch if a.title.startswith("BAD")]
+        self.got.extend(a for a in batch if a.id not in bad)
+        if bad:
+            raise PermanentError(f"refused {bad}", article_ids=bad if self.name_them else None)
+
+
+@pytest.mark.parametrize("name_them,calls", [(True, 1), (False, 1 + 4)])
+def test_a_sink_that_refuses_part_of_a_batch_parks_only_those(tmp_path, name_them, calls):
+    sink = PartialSink(name_them)
+    q = Quarantine(tmp_path / "q.jsonl")
+    p = InlinePipeline(Upper(), [sink], q, backoff=0.001)
+    p([Article(id="1", title="a"), Article(id="2", title="bad one"), Article(id="3", title="b"),
+       Article(id="4", title="c")])
+    assert sink.calls == calls  # named: no second write of the good ones
+    assert sorted(a.id for a in sink.got) == (["1", "3", "4"] if name_them else ["1", "1", "3", "3", "4", "4"])
+    assert [r["payload"]["id"] for r in q.read()] == ["2"]
+    assert p.counters.quarantined == 1 and p.counters.written["index"] == 3
