@@ -68,41 +68,47 @@ class InlinePipeline:
         with self._lock:
             out: list[Article] = []
             self.counters.received += len(raw)
+            wait = True
             for article, result in zip(raw, process_many(self.processor, raw)):
                 # a failure in the batch: poison is quarantined, a transient error retried alone
-                out.extend(self._process(article, result) if isinstance(result, Exception) else result)
+                if isinstance(result, Exception):
+                    result, recovered = self._process(article, result, wait=wait)
+                    # the cause has passed: the next one's retry need not wait (one backoff
+                    # for a batch that failed as a whole, not one per article)
+                    wait = not recovered
+                out.extend(result)
             self.counters.enriched += len(out)
             self.counters.duplicates += sum(1 for a in out if a.duplicate_of)
             if out:
                 for sink in self.sinks:
                     self._write(sink, out)
 
-    def _process(self, article: Article, error: Exception) -> list[Article]:
-        """The article whose first try (in the batch) raised *error*.  A
-        transient error (locked database, full disk) is retried, then raised,
-        so ingest keeps the item unseen and offers it again; any other error
-        means this article is poison: it is quarantined with its error and
-        the rest go on."""
+    def _process(self, article: Article, error: Exception, *, wait: bool = True) -> tuple[list[Article], bool]:
+        """The article whose first try (in the batch) raised *error*, and
+        whether a retry worked.  A transient error (locked database, full
+        disk) is retried alone after a backoff (none before the first retry
+        unless *wait*), then raised, so ingest keeps the item unseen and
+        offers it again; any other error means this article is poison: it
+        is quarantined with its error and the rest go on."""
         delay = self.backoff
-        for attempt in range(self.retries + 1):
+        for attempt in range(1, self.retries + 1):
+            if not is_transient(error):
+                break
+            if wait or attempt > 1:
+                log.warning("enrich of %s failed (attempt %d): %s -- retrying in %.1fs",
+                            article.id, attempt, error, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30)
             try:
-                if attempt:
-                    return self.processor.process(article)
-                raise error
+                return self.processor.process(article), True
             except Exception as exc:
-                if is_transient(exc) and attempt < self.retries:
-                    log.warning("enrich of %s failed (attempt %d): %s -- retrying in %.1fs",
-                                article.id, attempt + 1, exc, delay)
-                    time.sleep(delay)
-                    delay = min(delay * 2, 30)
-                    continue
-                if is_transient(exc):
-                    raise ProcessorFailed(f"{self.processor.name} failed {attempt + 1} times: {exc}") from exc
-                log.warning("enrich failed for %s (%s): %s -- quarantined", article.id, article.url, exc)
-                self.quarantine.put(self.processor.name, article.to_dict(), exc)
-                self.counters.quarantined += 1
-                return []
-        return []  # unreachable: the loop returns or raises
+                error = exc
+        if is_transient(error):
+            raise ProcessorFailed(f"{self.processor.name} failed {self.retries + 1} times: {error}") from error
+        log.warning("enrich failed for %s (%s): %s -- quarantined", article.id, article.url, error)
+        self.quarantine.put(self.processor.name, article.to_dict(), error)
+        self.counters.quarantined += 1
+        return [], False
 
     def _write(self, sink: Sink, batch: list[Article]) -> None:
         delay = self.backoff

@@ -320,6 +320,7 @@ class StageWorker:
         # the whole batch in one call first (enrich: one dedupe commit); an
         # article that failed there is retried on its own below
         first = process_many(self.processor, [a for _, a in decoded])
+        wait = True  # no backoff before a retry right after a retry that worked
         for (msg, article), result in zip(decoded, first):
             attempt = 1
             failed: Exception | None = None
@@ -336,12 +337,16 @@ class StageWorker:
                     break
                 self.counters.retries += 1
                 log.info("%s: %s failed (attempt %d): %s -- retrying", self.stage, article.id, attempt, error)
-                self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
+                if wait or attempt > 1:
+                    self.sleep(min(self.backoff * 2 ** (attempt - 1), self.max_backoff))
                 attempt += 1
                 try:
                     outputs, error = self.processor.process(article), None
                 except Exception as exc:
                     error = exc
+            if attempt > 1:
+                # a batch that failed as a whole (a locked store) costs one backoff, not one per article
+                wait = outputs is None
             if failed is not None:
                 if suspect is not None:
                     log.error("%s: two messages in a row failed after %d attempts each (%s; %s): treating it "

@@ -311,6 +311,25 @@ def test_a_batch_processor_gets_the_batch_and_failures_are_retried_alone(transpo
     assert dead[0].key == b"a0002" and dead[0].header(H_ATTEMPTS) == "1"
 
 
+class LockedBatchUpper(Upper):
+    """The store was locked for the whole batch call; alone, each works."""
+
+    def process_batch(self, articles: Sequence[Article]) -> list:
+        return [sqlite3.OperationalError("database is locked") for _ in articles]
+
+
+def test_a_batch_that_failed_as_a_whole_waits_one_backoff_not_one_per_article(transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, out=1, dlq=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(10)])
+    slept: list[float] = []
+    w = _worker(transport, names, processor=LockedBatchUpper(), output_topic=names["out"], batch_size=10,
+                sleep=slept.append)
+    wait_until(lambda: w.counters.produced >= 10, step=w.step, what="10 articles")
+    w.close()
+    assert w.counters.dead_lettered == 0
+    assert 1 <= len(slept) <= 2  # one per polled batch (a real broker may hand the 10 over in two), not 10
+
+
 def test_replayed_dlq_message_goes_back_to_its_origin(transport: TransportEnv) -> None:
     names = transport.topics(raw=1, out=1, dlq=1)
     produce(transport.broker, names["raw"], [art(1, "permanent until fixed")])

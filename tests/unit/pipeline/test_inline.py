@@ -182,3 +182,21 @@ def test_a_sink_that_refuses_part_of_a_batch_parks_only_those(tmp_path, name_the
     assert sorted(a.id for a in sink.got) == (["1", "3", "4"] if name_them else ["1", "1", "3", "3", "4", "4"])
     assert [r["payload"]["id"] for r in q.read()] == ["2"]
     assert p.counters.quarantined == 1 and p.counters.written["index"] == 3
+
+
+def test_a_batch_that_failed_as_a_whole_waits_one_backoff_not_one_per_article(tmp_path, monkeypatch):
+    import sqlite3
+    from types import SimpleNamespace
+
+    import newswatch.pipeline.transport.inline as inline
+
+    class LockedBatch(Upper):
+        def process_batch(self, articles):  # the store was locked for the whole batch
+            return [sqlite3.OperationalError("database is locked") for _ in articles]
+
+    slept: list[float] = []
+    monkeypatch.setattr(inline, "time", SimpleNamespace(sleep=slept.append))
+    sink = Collect("index")
+    p = InlinePipeline(LockedBatch(), [sink], Quarantine(tmp_path / "q.jsonl"), backoff=0.5)
+    p([Article(id=str(i), title=f"t{i}") for i in range(20)])
+    assert len(sink.got) == 20 and slept == [0.5]
