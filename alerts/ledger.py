@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from newswatch.alerts.items import AlertItem, NewDelivery, OutboxEntry
+from newswatch.pipeline.sqlite_tx import immediate
 
 log = logging.getLogger(__name__)
 
@@ -147,17 +148,11 @@ class SqliteLedger:
     def _migrate(self) -> None:
         """Add columns that files written by older versions lack (checked
         under the write lock: another process may be migrating too)."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._db) as db:
             cols = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
             if "lease_until" not in cols:
                 log.info("alert ledger: adding outbox.lease_until to %s", self.path)
                 db.execute("ALTER TABLE outbox ADD COLUMN lease_until REAL")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> "SqliteLedger":
@@ -167,28 +162,20 @@ class SqliteLedger:
     def claim(self, rule_id: str, story_id: str, article_id: str,
               deliveries: Sequence[NewDelivery], now: datetime) -> bool:
         t = _ts(now)
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO alerted (rule_id, story_id, article_id, claimed_at) VALUES (?,?,?,?)",
-                    (rule_id, story_id, article_id, t),
-                )
-                if cur.rowcount == 0:
-                    db.execute("ROLLBACK")
-                    return False
-                db.executemany(
-                    "INSERT OR IGNORE INTO outbox (rule_id, story_id, article_id, channel, recipient, kind, "
-                    "created_at, due_at, next_attempt, item) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    [(rule_id, story_id, article_id, d.channel, d.recipient, d.kind, t,
-                      _ts(d.due_at), _ts(d.due_at), d.item.to_json()) for d in deliveries],
-                )
-                db.execute("COMMIT")
-                return True
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(self._db) as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO alerted (rule_id, story_id, article_id, claimed_at) VALUES (?,?,?,?)",
+                (rule_id, story_id, article_id, t),
+            )
+            if cur.rowcount == 0:
+                return False  # claimed before: nothing written
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox (rule_id, story_id, article_id, channel, recipient, kind, "
+                "created_at, due_at, next_attempt, item) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(rule_id, story_id, article_id, d.channel, d.recipient, d.kind, t,
+                  _ts(d.due_at), _ts(d.due_at), d.item.to_json()) for d in deliveries],
+            )
+            return True
 
     def alerted(self, rule_id: str, story_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(story_ids))
@@ -207,20 +194,13 @@ class SqliteLedger:
     def due(self, now: datetime, limit: int = 1000) -> list[OutboxEntry]:
         wall = self.wall_clock()
         until = wall + self.lease.total_seconds()
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")  # select + lease atomically across processes
-            try:
-                rows = db.execute(
-                    f"SELECT {_COLS} FROM outbox WHERE status = 'pending' AND next_attempt <= ? "
-                    "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY created_at, id LIMIT ?",
-                    (_ts(now), wall, limit),
-                ).fetchall()
-                db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?", [(until, r[0]) for r in rows])
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(self._db) as db:  # select + lease atomically across processes
+            rows = db.execute(
+                f"SELECT {_COLS} FROM outbox WHERE status = 'pending' AND next_attempt <= ? "
+                "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY created_at, id LIMIT ?",
+                (_ts(now), wall, limit),
+            ).fetchall()
+            db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?", [(until, r[0]) for r in rows])
         return [self._entry(r) for r in rows]
 
     def mark_sent(self, ids: Sequence[str], message_id: str, now: datetime) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 
 from newswatch.pipeline.article import Article
 from newswatch.pipeline.text import tokens
+from newswatch.pipeline.sqlite_tx import immediate
 from newswatch.pipeline.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -449,23 +450,21 @@ class SQLiteDedupeStore:
 
     def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
         with self._lock:
-            # the write lock first, then the lookups: what another worker
-            # committed before we got the lock is seen, nothing after it
-            self.db.execute("BEGIN IMMEDIATE")
             seen = self._seen_rowid
             try:
-                self._sync()  # what other workers stored up to now; nobody else writes until COMMIT
-                out = []
-                for article_id, decide in claims:
-                    known = self.get(article_id)
-                    if known is None:
-                        known, bands = decide()
-                        self._insert(known, bands)
-                    out.append(known)
-                self.db.execute("COMMIT")
+                # the write lock first, then the lookups: what another worker
+                # committed before we got the lock is seen, nothing after it
+                with immediate(self.db):
+                    self._sync()  # what other workers stored up to now; nobody else writes until COMMIT
+                    out = []
+                    for article_id, decide in claims:
+                        known = self.get(article_id)
+                        if known is None:
+                            known, bands = decide()
+                            self._insert(known, bands)
+                        out.append(known)
                 return out
             except BaseException:
-                self._rollback()
                 # SQLite hands the rolled-back rowids out again, maybe to
                 # another worker: _sync must not skip them
                 self._seen_rowid = seen
@@ -484,27 +483,15 @@ class SQLiteDedupeStore:
             self._bands.add(rowid, bands)
         self._seen_rowid = max(self._seen_rowid, rowid or 0)
 
-    def _rollback(self) -> None:
-        if self.db.in_transaction:
-            try:
-                self.db.execute("ROLLBACK")
-            except sqlite3.Error:
-                log.exception("dedupe: rollback failed")
-
     def prune(self, before: float, forget_before: float | None = None) -> int:
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(self.db):
                 n = self.db.execute(
                     "UPDATE records SET canonical_url = NULL, content_hash = NULL, body_hash = NULL,"
                     " signature = NULL WHERE seen_at < ? AND content_hash IS NOT NULL", (before,)
                 ).rowcount
                 if forget_before is not None:
                     self.db.execute("DELETE FROM records WHERE seen_at < ?", (forget_before,))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
             if n:
                 # records mostly arrive in time order: drop the index entries
                 # below the oldest row that still has a signature

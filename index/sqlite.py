@@ -27,6 +27,7 @@ from newswatch.pipeline.highlight import snippet
 from newswatch.pipeline.query.ast import Node
 from newswatch.pipeline.query.match import BODY_FIELDS, DocView
 from newswatch.pipeline.search import Hit, SearchResult, Stats
+from newswatch.pipeline.sqlite_tx import immediate
 from newswatch.pipeline.stage import PermanentError
 from newswatch.pipeline.text import fold, tokens
 
@@ -136,22 +137,16 @@ class SqliteIndex:
         self.written = 0
         self.skipped = 0
         conn = self._conn()
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise RuntimeError(
-                        f"{self.path} was written by a newer newswatch (index schema {version}); upgrade newswatch"
-                    )
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(conn):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} was written by a newer newswatch (index schema {version}); upgrade newswatch"
+                )
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- connections --------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -203,15 +198,9 @@ class SqliteIndex:
                                  article_ids=list(refused))
 
     def _write_prepared(self, prepared: list[_Prepared]) -> None:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._conn()) as conn:
             for p in prepared:
                 self._upsert(conn, p)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self.written += len(prepared)
 
     def _upsert(self, conn: sqlite3.Connection, p: _Prepared) -> None:

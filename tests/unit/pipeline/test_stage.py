@@ -45,3 +45,22 @@ def test_timeouts_and_os_errors_pass_bad_data_does_not():
     assert is_transient(TimeoutError()) and is_transient(ConnectionResetError()) and is_transient(OSError(28, "ENOSPC"))
     assert not is_transient(PermanentError("bad")) and not is_transient(ContractError("bad"))
     assert not is_transient(ValueError("bad"))
+
+
+def test_immediate_commits_or_rolls_back_and_keeps_the_original_error(tmp_path):
+    from newswatch.pipeline.sqlite_tx import immediate
+
+    db = sqlite3.connect(tmp_path / "t.sqlite3", isolation_level=None)
+    db.execute("CREATE TABLE t (x)")
+    with immediate(db):
+        db.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(KeyError):
+        with immediate(db):
+            db.execute("INSERT INTO t VALUES (2)")
+            raise KeyError("boom")
+    assert db.execute("SELECT x FROM t").fetchall() == [(1,)] and not db.in_transaction
+    db.execute("PRAGMA max_page_count = 3")
+    with pytest.raises(sqlite3.OperationalError, match="full"):  # not a rollback error over it
+        with immediate(db):
+            db.execute("INSERT INTO t VALUES (?)", (b"x" * 100_000,))
+    assert not db.in_transaction
