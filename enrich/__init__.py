@@ -87,17 +87,14 @@ def _words_for(rule: str, fields: dict[str, str]) -> list[str]:
     the rule's whole OR-list."""
     import fnmatch
 
-    from newswatch.pipeline.highlight import token_spans
+    from newswatch.pipeline.highlight import positive_nodes, token_spans
     from newswatch.pipeline.query import parse_query
-    from newswatch.pipeline.query.ast import Not, Phrase, Term, walk
 
-    node = parse_query(rule)
-    negated = {id(n) for x in walk(node) if isinstance(x, Not) for n in walk(x.child)}
-    terms = [n for n in walk(node) if isinstance(n, Term) and id(n) not in negated]
+    terms, phrase_nodes = positive_nodes(parse_query(rule))
     words = {t.token for t in terms if not t.wildcard}
     globs = [fnmatch.translate(t.token) for t in terms if t.wildcard]
     pattern = re.compile("|".join(f"(?:{g})" for g in globs)) if globs else None
-    phrases = [n.tokens for n in walk(node) if isinstance(n, Phrase) and id(n) not in negated]
+    phrases = [p.tokens for p in phrase_nodes]
     found: list[str] = []
 
     def add(word: str) -> None:

@@ -19,22 +19,19 @@ from newswatch.pipeline.text import WORD_RE, fold_with_offsets
 MARK_START, MARK_END = "\x02", "\x03"
 
 
-def positive_terms(node: Node) -> tuple[set[str], list[re.Pattern[str]]]:
-    """Folded tokens and wildcard patterns the query looks for (not under NOT)."""
+def positive_nodes(node: Node) -> tuple[list[Term], list[Phrase]]:
+    """The terms and phrases the query looks for (those not under a NOT)."""
     negated = {id(n) for x in walk(node) if isinstance(x, Not) for n in walk(x.child)}
-    words: set[str] = set()
-    globs: list[re.Pattern[str]] = []
-    for n in walk(node):
-        if id(n) in negated:
-            continue
-        if isinstance(n, Term):
-            if n.wildcard:
-                globs.append(re.compile(fnmatch.translate(n.token)))
-            else:
-                words.add(n.token)
-        elif isinstance(n, Phrase):
-            words.update(n.tokens)
-    return words, globs
+    live = [n for n in walk(node) if id(n) not in negated]
+    return [n for n in live if isinstance(n, Term)], [n for n in live if isinstance(n, Phrase)]
+
+
+def positive_terms(node: Node) -> tuple[set[str], list[re.Pattern[str]]]:
+    """Folded tokens and wildcard patterns the query looks for (not under
+    NOT); a phrase counts as its words."""
+    terms, phrases = positive_nodes(node)
+    words = {t.token for t in terms if not t.wildcard} | {tok for p in phrases for tok in p.tokens}
+    return words, [re.compile(fnmatch.translate(t.token)) for t in terms if t.wildcard]
 
 
 def token_spans(text: str) -> list[tuple[int, int, str]]:
