@@ -97,28 +97,14 @@ class _Converter:
         if isinstance(node, lt.Range):
             if field not in DATE_FIELDS.values():
                 raise QueryError(f"ranges work on published only, not on {field!r}")
-            low, high = str(node.low), str(node.high)
-            start, end = _parse_date(low, field), _parse_date(high, field)
-            include_start, include_end = bool(node.include_low), bool(node.include_high)
-            # a bare day means the whole day: [2024-01-01 TO 2024-01-31] includes the 31st
-            if end is not None and _DAY_RE.match(high) and include_end:
-                end, include_end = end + timedelta(days=1), False
-            if start is not None and _DAY_RE.match(low) and not include_start:
-                start, include_start = start + timedelta(days=1), True
-            return DateRange(field, start, end, include_start, include_end)
+            return _date_range(field, str(node.low), str(node.high), bool(node.include_low),
+                               bool(node.include_high))
         if isinstance(node, (lt.From, lt.To)):  # published:>2024-01-01, published:<=now-7d
             if field not in DATE_FIELDS.values():
                 raise QueryError(f"comparisons work on published only, not on {field!r}")
-            raw = str(node.a)
-            day = _parse_date(raw, field)
-            whole_day = day is not None and _DAY_RE.match(raw)
-            if isinstance(node, lt.From):  # > skips the whole day, >= starts at it
-                if whole_day and not node.include:
-                    return DateRange(field, day + timedelta(days=1), None, True, True)
-                return DateRange(field, day, None, bool(node.include), True)
-            if whole_day and node.include:  # <= includes the whole day
-                return DateRange(field, None, day + timedelta(days=1), True, False)
-            return DateRange(field, None, day, True, bool(node.include))
+            if isinstance(node, lt.From):
+                return _date_range(field, str(node.a), "*", bool(node.include), True)
+            return _date_range(field, "*", str(node.a), True, bool(node.include))
         if isinstance(node, lt.Phrase):
             return self.value(node.value[1:-1], field, phrase=True)
         if isinstance(node, lt.Word):
@@ -203,6 +189,17 @@ def _diagnose(q: str) -> str:
         return "a comparison needs a date right after it, with no space: published:>=2024-01-01"
     return ("not valid query syntax -- use words, \"phrases\", field:value, AND / OR / NOT and ( ); "
             "special characters such as : / [ ] { } ^ ~ need a backslash")
+
+
+def _date_range(field: str, low: str, high: str, include_start: bool, include_end: bool) -> DateRange:
+    """A bare day means the whole day: [2024-01-01 TO 2024-01-31] and <=2024-01-31
+    include the 31st; {2024-01-01 TO *] and >2024-01-01 start on the 2nd."""
+    start, end = _parse_date(low, field), _parse_date(high, field)
+    if end is not None and _DAY_RE.match(high) and include_end:
+        end, include_end = end + timedelta(days=1), False
+    if start is not None and _DAY_RE.match(low) and not include_start:
+        start, include_start = start + timedelta(days=1), True
+    return DateRange(field, start, end, include_start, include_end)
 
 
 def parse_query(query: str) -> Node:
