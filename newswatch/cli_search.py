@@ -58,6 +58,11 @@ def parse_when(value: str, *, end_of_day: bool = False, now: datetime | None = N
     return dt.astimezone(timezone.utc)
 
 
+def parse_since(value: str | None) -> datetime | None:
+    """A --since value: None (no lower limit) for 'all' or nothing."""
+    return None if value is None or value.strip().lower() in ("all", "") else parse_when(value)
+
+
 def clean(text: str | None) -> str:
     """Untrusted text made safe for a terminal (no escape sequences)."""
     return _CONTROL.sub(" ", text or "")
@@ -126,7 +131,7 @@ def search(ctx: click.Context, query: tuple[str, ...], since: str | None, until:
     except QueryError as exc:
         click.echo(f"query error: {exc}", err=True)
         ctx.exit(2)
-    start = parse_when(since) if since and since.strip().lower() != "all" else None
+    start = parse_since(since)
     end = parse_when(until, end_of_day=True) if until else None
     index = _open(_settings(ctx))
     try:
@@ -179,7 +184,7 @@ def stats_command(feed_health: FeedHealth | None = None) -> click.Command:
     def stats(ctx: click.Context, since: str, top: int, as_json: bool) -> None:
         """Coverage: articles per day, entity, topic, source and language; feed health."""
         settings = _settings(ctx)
-        start = None if since.strip().lower() in ("all", "") else parse_when(since)
+        start = parse_since(since)
         index = _open(settings)
         try:
             s = index.stats(since=start, top=top)
