@@ -30,7 +30,7 @@ from .feeds import FeedConfig, load_feeds
 from .fetcher import Fetcher
 from .fulltext import add_full_text
 from .parser import parse_feed
-from .schedule import ADAPT_WINDOW, FeedScheduler, adaptive_interval, backoff_delay, with_jitter
+from .schedule import ADAPT_WINDOW, FeedScheduler, adaptive_interval, backoff_delay, clamp, with_jitter
 from .state import STATE_FILE, FeedState, FeedStateStore
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class Ingester:
             # feed's normal pace; the items stay unseen and are offered again.
             st.last_error = f"{rep.status}: {rep.error}"
             st.items_last_poll = 0
-            base = max(float(self.settings.min_interval), min(float(feed.interval), float(self.settings.max_interval)))
+            base = clamp(float(feed.interval), float(self.settings.min_interval), float(self.settings.max_interval))
             log.warning("feed %s: the pipeline refused its new items (%s) -- offering them again in %.0fs",
                         feed.id, rep.error, base)
         else:

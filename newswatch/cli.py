@@ -167,12 +167,13 @@ def _unknown_references(d: Path) -> list[str]:
     from newswatch.pipeline.text import fold
 
     entities = load_watchlist(d / "watchlist.yaml")
+    topics = load_topics(d / "topics.yaml").topics
     known = {
         "entity": {e.id.casefold() for e in entities} | {fold(e.name) for e in entities},
-        "topic": {t.casefold() for t in load_topics(d / "topics.yaml").topics},
+        "topic": {t.casefold() for t in topics},
     }
     queries = [(d / "alerts.yaml", f"rule {r.id!r}", r.query) for r in load_rules(d)]
-    for topic in load_topics(d / "topics.yaml").topics.values():
+    for topic in topics.values():
         queries += [(d / "topics.yaml", f"topic {topic.id!r} rule {i}", r.query) for i, r in enumerate(topic.rules)]
     out = []
     for path, where, query in queries:

@@ -76,35 +76,35 @@ def load_entries(path: Path, key: str, model: type[M], *, allow_empty: bool = Fa
     if not isinstance(items, list):
         raise ConfigError(path, f"'{key}' must be a list of entries (each starting with '- ')")
     out: list[M] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []  # (entry, what is wrong)
     seen: dict[str, int] = {}
     for i, raw in enumerate(items):
         ident = raw.get("id") if isinstance(raw, dict) else None
         entry = f"{key}[{i}]" + (f" (id {ident!r})" if ident else "")
         if not isinstance(raw, dict):
-            problems.append(f"{entry}: each entry must be a mapping of settings")
+            problems.append((entry, "each entry must be a mapping of settings"))
             continue
         try:
             obj = model.model_validate(raw)
         except ValidationError as exc:
-            problems.append(f"{entry}: {_format_validation(exc)}")
+            problems.append((entry, _format_validation(exc)))
             continue
         except ValueError as exc:
-            problems.append(f"{entry}: {exc}")
+            problems.append((entry, str(exc)))
             continue
         oid = getattr(obj, "id", None)
         if oid is not None:
             if oid in seen:
-                problems.append(f"{entry}: duplicate id {oid!r} (also {key}[{seen[oid]}]) -- ids must be unique")
+                problems.append((entry, f"duplicate id {oid!r} (also {key}[{seen[oid]}]) -- ids must be unique"))
                 continue
             seen[oid] = i
         out.append(obj)
     if problems:
         # every bad entry at once: fixing a file one error per run is no fun
         if len(problems) == 1:
-            entry, _, message = problems[0].partition(": ")
+            entry, message = problems[0]
             raise ConfigError(path, message, entry)
-        raise ConfigError(path, f"{len(problems)} problems:\n  " + "\n  ".join(problems))
+        raise ConfigError(path, f"{len(problems)} problems:\n  " + "\n  ".join(f"{e}: {m}" for e, m in problems))
     if not out and not allow_empty:
         raise ConfigError(path, f"no {key} defined -- add at least one entry")
     return out

@@ -216,7 +216,8 @@ def test_two_ingest_workers_split_the_feeds(tmp_path) -> None:
         (cluster.config_dir / "feeds.yaml").write_text("feeds:\n" + "".join(
             f"  - id: feed-{n}\n    url: {srv.url(f'/f{n}.xml')}\n    interval: 60\n" for n in range(12)),
             encoding="utf-8")
-        workers = [cluster.worker("ingest"), cluster.worker("ingest")]
+        for _ in range(2):
+            cluster.worker("ingest")
         try:
             wait_for(lambda: all(srv.hits(f"/f{n}.xml") >= 1 for n in range(12)), 90, "every feed polled", cluster)
             time.sleep(2)

@@ -7,29 +7,19 @@ import logging
 import multiprocessing
 import sqlite3
 import threading
-import time
-from pathlib import Path
 
 import pytest
+
+from support.dedupe_worker import WIRE, SlowReadStore
 
 from newswatch.enrich.dedupe import Deduplicator, MemoryDedupeStore, SQLiteDedupeStore
 from newswatch.pipeline.article import Article
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "enrich"
-WIRE = (FIX / "wire_story.txt").read_text(encoding="utf-8")
 DAY = 86400
 
 
 def art(i, title, content, url):
     return Article(id=i, title=title, content=content, url=url, content_format="text")
-
-
-class SlowReadStore(SQLiteDedupeStore):
-    """Widens the gap between looking for an original and recording the article."""
-
-    def by_bands(self, bands):
-        time.sleep(0.005)
-        return super().by_bands(bands)
 
 
 def test_two_workers_on_one_file_agree_on_the_original(tmp_path):
