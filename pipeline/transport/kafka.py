@@ -1,7 +1,7 @@
 """The Kafka broker (kafka-python), behind the interface of :mod:`.broker`.
 
 Producer: ``acks=all`` + idempotence (a retried send is not written twice),
-gzip compression, a few ms of linger to batch; ``flush`` raises if any message
+lz4 compression (``kafka_compression``), a few ms of linger to batch; ``flush`` raises if any message
 of the batch was not acknowledged, so a worker never commits input whose
 output was lost.  Consumers: explicit commits only (``enable_auto_commit``
 off), ``auto_offset_reset=earliest`` so a new group reads what is already
