@@ -68,6 +68,8 @@ class TimedSink:
         self.inner, self.name = inner, inner.name
         self.done: dict[str, float] = {}
         self.lock = threading.Lock()
+        self.waiting: set[str] = set()  # ids wait_done is waiting for
+        self.all_done = threading.Event()
 
     def write(self, batch) -> None:
         self.inner.write(batch)
@@ -75,6 +77,9 @@ class TimedSink:
         with self.lock:
             for a in batch:
                 self.done.setdefault(a.id, now)
+                self.waiting.discard(a.id)
+            if not self.waiting:
+                self.all_done.set()
 
     def close(self) -> None:
         self.inner.close()
@@ -173,17 +178,16 @@ def produce(broker, topic: str, arts: list[Article], rate: float | None = None) 
 
 
 def wait_done(sink: TimedSink, ids: list[str], timeout: float) -> bool:
-    """Wait until every id is indexed.  Checks only what is still missing,
-    every 50 ms: the bench must not take the CPU it is measuring."""
-    deadline = time.monotonic() + timeout
-    missing = list(ids)
-    while time.monotonic() < deadline:
-        with sink.lock:
-            missing = [i for i in missing if i not in sink.done]
-        if not missing:
-            return True
-        time.sleep(0.05)
-    return False
+    """Wait until every id is indexed.  The sink ticks ids off as it writes
+    them and wakes us at the end: the bench must not take the CPU it is
+    measuring (polling 20,000 ids every 50 ms took a tenth of a core)."""
+    with sink.lock:
+        sink.waiting = {i for i in ids if i not in sink.done}
+        if sink.waiting:
+            sink.all_done.clear()
+        else:
+            sink.all_done.set()
+    return sink.all_done.wait(timeout)
 
 
 def machine_busy_s() -> float:
