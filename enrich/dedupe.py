@@ -114,10 +114,12 @@ class BandIndex:
         self.keys = np.empty(0, dtype=np.int64)
         self.rows = np.empty(0, dtype=np.int64)
         self.recent: dict[int, list[int]] = {}
-        self._n_recent = 0
+        # the dict's entries again, flat, in the order added: what a merge moves into the arrays
+        self._recent_keys: list[int] = []
+        self._recent_rows: list[int] = []
 
     def __len__(self) -> int:
-        return len(self.keys) + self._n_recent
+        return len(self.keys) + len(self._recent_keys)
 
     def add(self, rowid: int, bands: list[int]) -> None:
         for b in bands:
@@ -126,8 +128,9 @@ class BandIndex:
                 self.recent[b] = [rowid]
             else:
                 got.append(rowid)
-        self._n_recent += len(bands)
-        if self._n_recent >= self.MERGE_AT:
+        self._recent_keys.extend(bands)
+        self._recent_rows.extend([rowid] * len(bands))
+        if len(self._recent_keys) >= self.MERGE_AT:
             self._merge()
 
     def add_many(self, rowids: np.ndarray, bands: np.ndarray) -> None:
@@ -135,11 +138,11 @@ class BandIndex:
         self._insert_sorted(bands.ravel(), np.repeat(rowids.astype(np.int64), bands.shape[1]))
 
     def _merge(self) -> None:
-        if not self.recent:
+        if not self._recent_keys:
             return
-        keys = np.fromiter((k for k, rows in self.recent.items() for _ in rows), dtype=np.int64, count=self._n_recent)
-        rows = np.fromiter((r for rs in self.recent.values() for r in rs), dtype=np.int64, count=self._n_recent)
-        self.recent, self._n_recent = {}, 0
+        keys = np.array(self._recent_keys, dtype=np.int64)
+        rows = np.array(self._recent_rows, dtype=np.int64)
+        self.recent, self._recent_keys, self._recent_rows = {}, [], []
         self._insert_sorted(keys, rows)
 
     def _insert_sorted(self, keys: np.ndarray, rows: np.ndarray) -> None:
