@@ -42,6 +42,7 @@ from pathlib import Path
 
 from newswatch.pipeline.article import Article, Source
 from newswatch.pipeline.settings import BUNDLED_CONFIG_DIR, Settings
+from newswatch.pipeline.urls import canonical_url
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = ("economy parliament minister election harbour festival weather market energy railway court budget "
@@ -50,13 +51,17 @@ WORDS = ("economy parliament minister election harbour festival weather market e
 
 
 def articles(n: int, tag: str, seed: int) -> list[Article]:
+    """Articles as ingest puts them on news.raw (the canonical URL and the
+    dates are set there, at parse time)."""
     rng = random.Random(seed)
+    now = datetime.now(timezone.utc)
     out = []
     for i in range(n):
         body = " ".join(rng.choice(WORDS) + str(rng.randrange(10**7)) for _ in range(120))
         about = " Iran's opposition MEK met in Tirana, Albania." if i % 4 == 0 else ""
-        out.append(Article(id=f"{tag}{i:06d}", url=f"http://bench.example.test/{tag}/{i}", feed_id="bench",
-                           source=Source(name="Bench", domain="bench.example.test"),
+        url = f"http://bench.example.test/{tag}/{i}"
+        out.append(Article(id=f"{tag}{i:06d}", url=url, canonical_url=canonical_url(url), feed_id="bench",
+                           source=Source(name="Bench", domain="bench.example.test"), published_at=now,
                            title=f"Bench {i} {rng.choice(WORDS)}", content=f"<p>{body}.{about}</p>"))
     return out
 
