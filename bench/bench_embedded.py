@@ -37,6 +37,7 @@ from newswatch.enrich.watchlist import load_watchlist  # noqa: E402
 from newswatch.index.sqlite import SqliteIndex  # noqa: E402
 from newswatch.pipeline.article import Article, Source  # noqa: E402
 from newswatch.pipeline.quarantine import Quarantine  # noqa: E402
+from newswatch.pipeline.runtime import settle_heap  # noqa: E402
 from newswatch.pipeline.settings import Settings  # noqa: E402
 from newswatch.pipeline.transport.inline import InlinePipeline  # noqa: E402
 from newswatch.pipeline.urls import article_id, canonical_url, domain_of  # noqa: E402
@@ -191,6 +192,7 @@ def run_pipeline(articles: list[Article], tmp: Path, batch: int, with_alerts: bo
     instrument(enricher, index, alerts, timers)
     sinks = [index] + ([alerts] if alerts is not None else [])
     pipe = InlinePipeline(enricher, sinks, Quarantine(tmp / "quarantine.jsonl"))
+    settle_heap()  # as `newswatch run` does once built
     lat: list[float] = []
     c0, w0 = time.process_time(), time.perf_counter()
     for b in batches(articles, batch):

@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from newswatch.pipeline.article import Article, Source
+from newswatch.pipeline.runtime import settle_heap
 from newswatch.pipeline.settings import BUNDLED_CONFIG_DIR, Settings
 from newswatch.pipeline.urls import canonical_url
 
@@ -109,6 +110,7 @@ def _pass_worker(settings: Settings, raw: str, enriched: str, group: str, stop) 
 
     worker = StageWorker(KafkaBroker(settings), stage="pass", group_id=group, input_topic=raw, output_topic=enriched,
                          dlq_topic=settings.kafka_topic_dlq, processor=PassThrough(), batch_size=500)
+    settle_heap()
     threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True).start()
     try:
         worker.run()
@@ -269,6 +271,7 @@ def main() -> int:
     base_settings.ensure_data_dir()
     pipe = InlinePipeline(build_enricher(base_settings), [open_index(base_settings)],
                           Quarantine(tmp / "embedded" / "q.jsonl"))
+    settle_heap()  # as `newswatch run` and every `newswatch worker` process do once built
     batch = articles(n, "e", 1)
     t0 = time.perf_counter()
     for i in range(0, n, 50):

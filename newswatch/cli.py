@@ -19,6 +19,7 @@ import click
 from newswatch import __version__
 from newswatch.pipeline.config import ConfigError
 from newswatch.pipeline.logs import setup_logging
+from newswatch.pipeline.runtime import settle_heap
 from newswatch.pipeline.settings import BUNDLED_CONFIG_DIR, SettingsError, load_settings
 
 CONFIG_FILES = ("feeds.yaml", "watchlist.yaml", "topics.yaml", "alerts.yaml")
@@ -94,6 +95,7 @@ def run(once: bool) -> None:
         if reports and len(failed) == len(reports):
             sys.exit(1)  # for cron: nothing could be polled at all
     else:
+        settle_heap()  # a long-running process from here on
         appmod.run_forever(app)
 
 

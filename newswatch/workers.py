@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from newswatch.pipeline.article import Article
+from newswatch.pipeline.runtime import settle_heap
 from newswatch.pipeline.settings import Settings
 from newswatch.pipeline.transport.broker import Broker, TransportError
 from newswatch.pipeline.transport.ownership import PartitionOwnership, owned_keys
@@ -228,9 +229,11 @@ def run_worker(stage: str, settings: Settings, *, once: bool = False, idle_exit:
         ingest = IngestWorker(settings, broker)
         if install_signals:
             _install_signals(ingest.stop)
+            settle_heap()
         return ingest.run(once=once)
     worker = build_stage_worker(stage, settings, broker)
-    if install_signals:
+    if install_signals:  # i.e. the worker is this process, not a thread in a test
+        settle_heap()
         _install_signals(worker.stop)
     try:
         return worker.run(once=once, idle_exit=idle_exit)
