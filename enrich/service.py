@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from newswatch.pipeline.article import Article, utcnow
 from newswatch.pipeline.stage import PermanentError
 
-from newswatch.enrich.dedupe import Deduplicator, Fingerprint, fingerprint
+from newswatch.enrich.dedupe import Deduplicator, Fingerprint, fingerprint, fingerprints
 from newswatch.enrich.entities import EntityTagger
 from newswatch.enrich.language import detect_article_language
 from newswatch.enrich.normalize import normalize_article
@@ -102,7 +102,13 @@ class Enricher:
             a.content_hash = fp.content_hash
             fps[id(a)] = fp
 
-        step(fp_of)
+        try:  # together (the signatures share numpy calls); one by one if that fails
+            for (_, a), fp in zip(todo, fingerprints([a for _, a in todo])):
+                a.content_hash = fp.content_hash
+                fps[id(a)] = fp
+        except Exception:
+            fps.clear()
+            step(fp_of)
         if self.dedupe is not None and todo:
             try:
                 dups = self.dedupe.check_many([(a, fps[id(a)]) for _, a in todo])

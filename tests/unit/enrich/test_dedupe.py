@@ -295,3 +295,18 @@ def test_a_batch_processor_returning_the_wrong_number_of_results_fails_every_art
     arts = [art("a", "t", "x"), art("b", "t", "y")]
     results = process_many(Broken(), arts)
     assert len(results) == 2 and all(isinstance(r, RuntimeError) for r in results)
+
+
+def test_signatures_computed_together_equal_one_by_one_and_the_stored_ones():
+    """Signatures are stored across versions: computing them in groups must
+    not change a bit (the pinned digests are of the one-by-one code)."""
+    import hashlib
+
+    from newswatch.enrich.dedupe import MINHASH_GROUP, minhash, minhash_many
+    from newswatch.pipeline.text import tokens
+
+    wire = tokens(WIRE)
+    assert hashlib.sha256(minhash(wire)).hexdigest()[:16] == "e8e5e34579790339"
+    assert hashlib.sha256(minhash(wire[:2])).hexdigest()[:16] == "f9bbaa68a6b4ceab"  # fewer words than a shingle
+    lists = [wire[i:] for i in range(2 * MINHASH_GROUP + 3)] + [wire[:1], tokens(OTHER)]
+    assert minhash_many(lists) == [minhash_many([t])[0] for t in lists]
