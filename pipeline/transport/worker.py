@@ -34,8 +34,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from newswatch.pipeline.article import Article, ContractError
 from newswatch.pipeline.stage import PermanentError, Processor, Sink, is_transient, process_many
@@ -117,6 +118,7 @@ class StageWorker:
         tick_every: float = 30.0,
         status_every: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        chunk_size: int = 64,
     ) -> None:
         if (processor is None) == (sink is None):
             raise ValueError("a stage worker runs exactly one processor or one sink")
@@ -139,6 +141,7 @@ class StageWorker:
         self.tick_every = tick_every
         self.status_every = status_every
         self.sleep = sleep
+        self.chunk_size = chunk_size
         self.counters = WorkerCounters()
         self.stop_event = threading.Event()
         self._consumer: Consumer | None = None
@@ -317,11 +320,8 @@ class StageWorker:
                 decoded.append((msg, self._decode(msg)))
             except ContractError as exc:
                 self._dead_letter(msg, exc, 1)
-        # the whole batch in one call first (enrich: one dedupe commit); an
-        # article that failed there is retried on its own below
-        first = process_many(self.processor, [a for _, a in decoded])
         wait = True  # no backoff before a retry right after a retry that worked
-        for (msg, article), result in zip(decoded, first):
+        for msg, article, result in self._first_tries(decoded):
             attempt = 1
             failed: Exception | None = None
             outputs: list[Article] | None = None
@@ -365,6 +365,18 @@ class StageWorker:
                 self.counters.produced += 1
         if suspect is not None:  # the batch's last message: nothing after it to say otherwise
             self._dead_letter(*suspect)
+
+    def _first_tries(self, decoded: list[tuple[Message, Article]]) -> Iterator[tuple[Message, Article, Any]]:
+        """(message, article, result or error) in order.  The processor gets
+        ``chunk_size`` articles per call (enrich: one dedupe commit each); an
+        article that failed there is retried on its own by the caller.  The
+        caller produces a chunk's outputs before the next chunk is processed,
+        so the next stage starts on them while the rest of a large batch is
+        still in hand (a 500-message batch held back its outputs ~0.6 s)."""
+        for i in range(0, len(decoded), self.chunk_size):
+            part = decoded[i:i + self.chunk_size]
+            for (msg, article), result in zip(part, process_many(self.processor, [a for _, a in part])):
+                yield msg, article, result
 
     def _write(self, msgs: Sequence[Message]) -> None:
         assert self.sink is not None

@@ -330,6 +330,30 @@ def test_a_batch_that_failed_as_a_whole_waits_one_backoff_not_one_per_article(tr
     assert 1 <= len(slept) <= 2  # one per polled batch (a real broker may hand the 10 over in two), not 10
 
 
+def test_a_large_batch_goes_to_the_processor_in_chunks_each_produced_before_the_next(
+        transport: TransportEnv) -> None:
+    names = transport.topics(raw=1, out=1, dlq=1)
+    produce(transport.broker, names["raw"], [art(i) for i in range(10)])
+    proc = BatchUpper()
+    w = _worker(transport, names, processor=proc, output_topic=names["out"], batch_size=10, chunk_size=4)
+    produced_before: list[int] = []
+    real = proc.process_batch
+
+    def watching(articles):
+        produced_before.append(w.counters.produced)
+        return real(articles)
+
+    proc.process_batch = watching  # type: ignore[method-assign]
+    wait_until(lambda: w.counters.produced >= 10, step=w.step, what="10 articles")
+    w.close()
+    chunks = proc.batches
+    assert all(c <= 4 for c in chunks) and sum(chunks) == 10
+    # each chunk's outputs were handed to the producer before the next chunk was processed
+    assert produced_before == [sum(chunks[:k]) for k in range(len(chunks))]
+    out = poll_all(_subscribed(transport, names["out"]), 10)
+    assert [m.key for m in out] == [a.id.encode() for a in map(art, range(10))]
+
+
 def test_replayed_dlq_message_goes_back_to_its_origin(transport: TransportEnv) -> None:
     names = transport.topics(raw=1, out=1, dlq=1)
     produce(transport.broker, names["raw"], [art(1, "permanent until fixed")])
