@@ -113,7 +113,7 @@ class TopicTagger:
         """Same answer as ``RuleIndex.candidates``, but walks the rules'
         anchors when there are fewer of them than words in the article (the
         usual case for a topic set: tens of rules, hundreds of words)."""
-        if len(self._anchors) > sum(len(p) for p in doc.positions.values()):
+        if len(self._anchors) > len(doc.vocab("text")):
             return self.index.candidates(doc)
         out: list[str] = []
         seen: set[str] = set()

@@ -26,27 +26,19 @@ BODY_FIELDS = ("title", "summary", "content")
 
 @dataclass
 class DocView:
-    """An article as the matcher sees it: per text field, the positions of
-    each folded token; per keyword field, the set of folded values."""
+    """An article as the matcher sees it: per text field, its folded tokens
+    (and, when a phrase asks, each token's positions); per keyword field,
+    the set of folded values."""
 
-    positions: dict[str, dict[str, list[int]]]
+    tokens: dict[str, list[str]]
     keywords: dict[str, set[str]]
     published: datetime | None = None
     _vocab: dict[str, frozenset[str]] = field(default_factory=dict)
+    _positions: dict[str, dict[str, list[int]]] | None = None
 
     @classmethod
     def of(cls, article: Article) -> "DocView":
-        positions: dict[str, dict[str, list[int]]] = {}
-        for name in BODY_FIELDS:
-            pos: dict[str, list[int]] = {}
-            get = pos.get  # plain dict and get(): ~2x faster than defaultdict here
-            for i, tok in enumerate(tokens(getattr(article, name) or "")):
-                at = get(tok)
-                if at is None:
-                    pos[tok] = [i]
-                else:
-                    at.append(i)
-            positions[name] = pos
+        toks = {name: tokens(getattr(article, name) or "") for name in BODY_FIELDS}
         keywords = {
             "entity": {e.id.casefold() for e in article.entities} | {fold(e.name) for e in article.entities},
             "topic": {t.id.casefold() for t in article.topics},
@@ -56,7 +48,26 @@ class DocView:
             "author": {fold(a) for a in article.authors},
             "category": {fold(c) for c in article.categories},
         }
-        return cls(positions, keywords, article.published_at)
+        return cls(toks, keywords, article.published_at)
+
+    @property
+    def positions(self) -> dict[str, dict[str, list[int]]]:
+        """Per text field, token -> its positions.  Built on first use: only
+        phrases and proximity need it, words are looked up in :meth:`vocab`
+        (most articles never match a phrase's words, so never build this)."""
+        if self._positions is None:
+            self._positions = {}
+            for name, toks in self.tokens.items():
+                pos: dict[str, list[int]] = {}
+                get = pos.get  # plain dict and get(): ~2x faster than defaultdict here
+                for i, tok in enumerate(toks):
+                    at = get(tok)
+                    if at is None:
+                        pos[tok] = [i]
+                    else:
+                        at.append(i)
+                self._positions[name] = pos
+        return self._positions
 
     @classmethod
     def of_text(cls, text: str, *, title: str = "") -> "DocView":
@@ -69,15 +80,17 @@ class DocView:
         return (self.positions[name],)
 
     def vocab(self, name: str) -> frozenset[str]:
+        """The distinct tokens of field *name* ("text": every body field)."""
         v = self._vocab.get(name)
         if v is None:
-            v = frozenset().union(*(p.keys() for p in self.fields(name)))
+            names = BODY_FIELDS if name == "text" else (name,)
+            v = frozenset().union(*(self.tokens[f] for f in names))
             self._vocab[name] = v
         return v
 
     def keys(self) -> set[tuple[str, str]]:
         """Everything a rule could be anchored on (see :class:`RuleIndex`)."""
-        out = {("tok", t) for p in self.positions.values() for t in p}
+        out = {("tok", t) for t in self.vocab("text")}
         for f, values in self.keywords.items():
             out.update((f, v) for v in values)
         return out
@@ -165,9 +178,7 @@ def compile_node(node: Node) -> Predicate:
         if node.wildcard:
             rx = _glob(tok)
             return lambda d: any(rx.match(t) for t in d.vocab(f))
-        if f == "text":
-            return lambda d: tok in d.vocab("text")
-        return lambda d: tok in d.positions[f]
+        return lambda d: tok in d.vocab(f)
     if isinstance(node, Phrase):
         f, toks, slop = node.field, node.tokens, node.slop
         check = (lambda p: _near(p, toks, slop)) if slop else (lambda p: _phrase_at(p, toks))
