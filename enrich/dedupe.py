@@ -188,30 +188,50 @@ def _shingles(tokens: list[str]) -> np.ndarray:
     return x
 
 
-MINHASH_GROUP = 8  # signatures computed together: numpy's per-call cost shared, arrays still in cache
+def _permuted(x: np.ndarray) -> np.ndarray:
+    """(NUM_PERM, len(x)): every shingle hash under every permutation.
+
+    No np.unique: a repeated shingle cannot change a minimum, and sorting
+    costs more than the few extra columns.  (a*x + b) mod p for every
+    permutation at once; a < 2**31, x < 2**32: no overflow.  v - (v // p) * p
+    rather than v % p: numpy divides by a scalar with a precomputed
+    multiplier, but its remainder is a plain (~8x slower) division."""
+    v = np.multiply.outer(_A, x)
+    v += _B[:, None]
+    q = v // _PRIME
+    q *= _PRIME
+    v -= q
+    return v
+
+
+MINHASH_BLOCK = 512  # shingles hashed per numpy pass: 128 x 512 uint64 stays in the CPU cache
 
 
 def minhash_many(token_lists: Sequence[list[str]]) -> list[bytes]:
-    """``minhash()`` of each list, MINHASH_GROUP at a time (16% less CPU
-    than one by one); every list must have at least one token."""
-    out: list[bytes] = []
-    for g in range(0, len(token_lists), MINHASH_GROUP):
-        xs = [_shingles(t) for t in token_lists[g:g + MINHASH_GROUP]]
-        x = np.concatenate(xs) if len(xs) > 1 else xs[0]
-        # No np.unique: a repeated shingle cannot change a minimum, and sorting
-        # costs more than the few extra columns.
-        # (a*x + b) mod p for every permutation at once; a < 2**31, x < 2**32: no overflow.
-        # v - (v // p) * p rather than v % p: numpy divides by a scalar with a
-        # precomputed multiplier, but its remainder is a plain (~8x slower) division.
-        v = np.multiply.outer(_A, x)
-        v += _B[:, None]
-        q = v // _PRIME
-        q *= _PRIME
-        v -= q
-        starts = np.cumsum([0] + [len(s) for s in xs[:-1]])
-        mins = np.minimum.reduceat(v, starts, axis=1).astype(np.uint32)
-        out.extend(mins[:, i].tobytes() for i in range(len(xs)))
-    return out
+    """``minhash()`` of each list (every list has at least one token).
+
+    The shingles of all lists are hashed together in blocks of
+    MINHASH_BLOCK columns: short texts share numpy's per-call cost (eight
+    1.7 KB articles per pass: 16% less CPU than one by one), long ones are
+    cut so the 128-row arrays stay in cache (a 5.6 KB article: 13% less)."""
+    if not token_lists:
+        return []
+    xs = [_shingles(t) for t in token_lists]
+    if len(xs) == 1 and len(xs[0]) <= MINHASH_BLOCK:  # one short text: no bookkeeping
+        return [_permuted(xs[0]).min(axis=1).astype(np.uint32).tobytes()]
+    x = np.concatenate(xs)
+    ends = np.cumsum([len(s) for s in xs])
+    starts = ends - [len(s) for s in xs]
+    out = np.full((NUM_PERM, len(xs)), np.iinfo(np.uint64).max, dtype=np.uint64)
+    for b0 in range(0, len(x), MINHASH_BLOCK):
+        b1 = min(b0 + MINHASH_BLOCK, len(x))
+        v = _permuted(x[b0:b1])
+        # the lists with shingles in this block: each one's minimum over its part
+        i0, i1 = int(np.searchsorted(ends, b0, "right")), int(np.searchsorted(starts, b1, "left"))
+        cut = np.maximum(starts[i0:i1], b0) - b0
+        np.minimum(out[:, i0:i1], np.minimum.reduceat(v, cut, axis=1), out=out[:, i0:i1])
+    sigs = out.astype(np.uint32)
+    return [sigs[:, i].tobytes() for i in range(len(xs))]
 
 
 def minhash(tokens: list[str]) -> bytes:

@@ -302,11 +302,14 @@ def test_signatures_computed_together_equal_one_by_one_and_the_stored_ones():
     not change a bit (the pinned digests are of the one-by-one code)."""
     import hashlib
 
-    from newswatch.enrich.dedupe import MINHASH_GROUP, minhash, minhash_many
+    from newswatch.enrich.dedupe import MINHASH_BLOCK, minhash, minhash_many
     from newswatch.pipeline.text import tokens
 
     wire = tokens(WIRE)
     assert hashlib.sha256(minhash(wire)).hexdigest()[:16] == "e8e5e34579790339"
     assert hashlib.sha256(minhash(wire[:2])).hexdigest()[:16] == "f9bbaa68a6b4ceab"  # fewer words than a shingle
-    lists = [wire[i:] for i in range(2 * MINHASH_GROUP + 3)] + [wire[:1], tokens(OTHER)]
+    long = (wire * (2 * MINHASH_BLOCK // len(wire) + 2))  # spans three blocks on its own
+    assert len(long) == 1208 and hashlib.sha256(minhash(long)).hexdigest()[:16] == "6b73418ade6eaa7b"
+    lists = [wire[i:] for i in range(11)] + [wire[:1], long, tokens(OTHER), wire[:3]]
     assert minhash_many(lists) == [minhash_many([t])[0] for t in lists]
+    assert minhash_many([]) == []
