@@ -165,7 +165,7 @@ class Timers:
 def instrument(enricher, index, alerts, timers: Timers) -> None:
     """Time the Enricher's own steps without changing what it runs."""
     for attr, name in (("normalize_article", "normalise"), ("detect_article_language", "language"),
-                       ("fingerprint", "dedupe: fingerprint")):
+                       ("fingerprint", "dedupe: fingerprint"), ("fingerprints", "dedupe: fingerprint")):
         setattr(enrich_service, attr, timers.wrap(name, getattr(enrich_service, attr)))
     if enricher.dedupe is not None:
         enricher.dedupe.check_many = timers.wrap("dedupe: store", enricher.dedupe.check_many)
