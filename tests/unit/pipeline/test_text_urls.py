@@ -52,3 +52,14 @@ def test_tokens_are_cached_for_news_sized_texts_only():
     huge = "word " * (t._CACHE_MAX_CHARS // 5 + 10)
     assert len(t.tokens(huge)) == t._CACHE_MAX_CHARS // 5 + 10
     assert t._tokens.cache_info().currsize == 1  # the huge text was not kept
+
+
+def test_long_text_in_another_script_folds_word_by_word_like_run_by_run():
+    from newswatch.pipeline.text import _fold, _fold_run
+
+    persian = ("سازمان مجاهدین خلق ایران در آلبانی نشست برگزار كرد و «شورای ملی مقاومت» گفت. " * 12
+               + "Résistance at Auvers-sur-Oise, Straße; e\u0301 MEK 2024.")
+    assert len(persian.encode()) - len(persian) > len(persian) // 5  # takes the word-by-word path
+    assert _fold(persian) == _fold_run(persian)
+    assert fold(persian) == fold(persian.upper())
+    assert tokens(persian)[:3] == tokens("سازمان مجاهدین خلق")
