@@ -353,8 +353,9 @@ def main() -> int:
         print(f"{'  pass-through: latency p50 (ms)':<44}{statistics.median(transport_lat):>14.1f}")
         print(f"{'  pass-through: latency p99 (ms)':<44}{pct(transport_lat, 0.99):>14.1f}")
     print(f"{'peak RSS of this process (MiB)':<44}{rss:>14.0f}")
-    print(f"target >= 1,000 articles/s through Kafka: with the real enricher {'met' if kafka_rate >= 1000 else 'NOT met'}"
-          f" (the machine's CPU is the limit: see the ceiling); "
+    limit = "" if kafka_rate >= 1000 else " (the machine's CPU is the limit: see the ceiling)"
+    print(f"target >= 1,000 articles/s through Kafka: with the real enricher "
+          f"{'met' if kafka_rate >= 1000 else 'NOT met'}{limit}; "
           f"transport alone {'met' if transport_rate >= 1000 else 'NOT met'}")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok and ok2 else 1
