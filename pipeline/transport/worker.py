@@ -147,6 +147,7 @@ class StageWorker:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._outage_delay = backoff
+        self._parked: list[tuple[Message, BaseException | str, int]] = []  # this batch's DLQ records
         self.assigned: list[TopicPartition] = []
 
     # -- lifecycle -----------------------------------------------------------
@@ -247,13 +248,16 @@ class StageWorker:
         if not msgs:
             return 0
         self.counters.consumed += len(msgs)
+        self._parked = []
         try:
             if self.processor is not None:
                 self._process(msgs)
             else:
                 self._write(msgs)
+            self._send_parked()
             self._producer.flush()  # type: ignore[union-attr]  # outputs and DLQ records, acks=all
         except (TransportError, StageUnavailable) as exc:
+            self._parked = []  # found again when the batch is read again
             log.warning("%s: batch of %d not done (%s); reading it again", self.stage, len(msgs), exc)
             self.counters.redelivered_batches += 1
             self._rewind(msgs)
@@ -296,10 +300,17 @@ class StageWorker:
         self._outage_delay = min(self._outage_delay * 2, self.max_backoff)
 
     def _dead_letter(self, msg: Message, error: BaseException | str, attempts: int) -> None:
-        log.warning("%s: %s[%d]@%d -> DLQ after %d attempt(s): %s", self.stage, msg.topic, msg.partition,
-                    msg.offset, attempts, error)
-        send_to_dlq(self._producer, self.dlq_topic, msg, self.stage, error, attempts)  # type: ignore[arg-type]
-        self.counters.dead_lettered += 1
+        """Park *msg* for the DLQ; sent once the batch is done (see step):
+        a batch read again after an outage must not dead-letter it twice."""
+        self._parked.append((msg, error, attempts))
+
+    def _send_parked(self) -> None:
+        parked, self._parked = self._parked, []
+        for msg, error, attempts in parked:
+            log.warning("%s: %s[%d]@%d -> DLQ after %d attempt(s): %s", self.stage, msg.topic, msg.partition,
+                        msg.offset, attempts, error)
+            send_to_dlq(self._producer, self.dlq_topic, msg, self.stage, error, attempts)  # type: ignore[arg-type]
+            self.counters.dead_lettered += 1
 
     @staticmethod
     def _decode(msg: Message) -> Article:
