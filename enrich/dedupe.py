@@ -312,7 +312,9 @@ class DedupeStore(Protocol):
     """
 
     def get(self, article_id: str) -> Record | None: ...
-    def first_by(self, column: str, value: str) -> Record | None: ...
+    def first_by_each(self, keys: Sequence[tuple[str, str]]) -> list[Record | None]:
+        """For each (column, value): the earliest record with that value."""
+        ...
     def by_bands(self, bands: list[int]) -> list[Record]: ...
     def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
         """For each (id, decide) pair in order: the stored record of the id
@@ -343,11 +345,14 @@ class MemoryDedupeStore:
     def get(self, article_id: str) -> Record | None:
         return self.records.get(article_id)
 
-    def first_by(self, column: str, value: str) -> Record | None:
-        assert column in _COLUMNS
+    def first_by_each(self, keys: Sequence[tuple[str, str]]) -> list[Record | None]:
+        out: list[Record | None] = []
         with self._lock:
-            hits = [r for r in self.records.values() if getattr(r, column) == value]
-        return min(hits, key=lambda r: r.seen_at) if hits else None
+            for column, value in keys:
+                assert column in _COLUMNS
+                hits = [r for r in self.records.values() if getattr(r, column) == value]
+                out.append(min(hits, key=lambda r: r.seen_at) if hits else None)
+        return out
 
     def by_bands(self, bands: list[int]) -> list[Record]:
         with self._lock:
@@ -445,21 +450,31 @@ class SQLiteDedupeStore:
         self._seen_rowid = 0
         self._sync()
 
-    _SELECT = "SELECT id, canonical_url, content_hash, body_hash, signature, duplicate_of, seen_at FROM records"
+    _COLS = "id, canonical_url, content_hash, body_hash, signature, duplicate_of, seen_at"
+    _SELECT = f"SELECT {_COLS} FROM records"
 
     def get(self, article_id: str) -> Record | None:
         with self._lock:
             row = self.db.execute(self._SELECT + " WHERE id = ?", (article_id,)).fetchone()
         return Record(*row) if row else None
 
-    def first_by(self, column: str, value: str) -> Record | None:
-        if column not in _COLUMNS:
-            raise ValueError(column)
+    def first_by_each(self, keys: Sequence[tuple[str, str]]) -> list[Record | None]:
+        """One statement for all the lookups (three separate ones cost twice
+        as much, most of it in the calls around them)."""
+        if not keys:
+            return []
+        parts = []
+        for i, (column, _) in enumerate(keys):
+            if column not in _COLUMNS:
+                raise ValueError(column)
+            parts.append(f"SELECT * FROM (SELECT {i}, {self._COLS} FROM records WHERE {column} = ? "
+                         "ORDER BY seen_at LIMIT 1)")
         with self._lock:
-            row = self.db.execute(
-                self._SELECT + f" WHERE {column} = ? ORDER BY seen_at LIMIT 1", (value,)
-            ).fetchone()
-        return Record(*row) if row else None
+            rows = self.db.execute(" UNION ALL ".join(parts), [v for _, v in keys]).fetchall()
+        out: list[Record | None] = [None] * len(keys)
+        for i, *rec in rows:
+            out[i] = Record(*rec)
+        return out
 
     def by_bands(self, bands: list[int]) -> list[Record]:
         if not bands:
@@ -625,16 +640,14 @@ class Deduplicator:
         return n
 
     def _find(self, article_id: str, fp: Fingerprint) -> Record | None:
+        keys = []  # in order of precedence: the same URL, the same text, the same body
         if fp.canonical_url:
-            r = self.store.first_by("canonical_url", fp.canonical_url)
-            if r is not None and r.id != article_id:
-                return r
+            keys.append(("canonical_url", fp.canonical_url))
         if fp.words >= MIN_HASH_WORDS:
-            r = self.store.first_by("content_hash", fp.content_hash)
-            if r is not None and r.id != article_id:
-                return r
+            keys.append(("content_hash", fp.content_hash))
         if fp.body_hash:
-            r = self.store.first_by("body_hash", fp.body_hash)
+            keys.append(("body_hash", fp.body_hash))
+        for r in self.store.first_by_each(keys):
             if r is not None and r.id != article_id:
                 return r
         if fp.signature is None:

@@ -313,3 +313,17 @@ def test_signatures_computed_together_equal_one_by_one_and_the_stored_ones():
     lists = [wire[i:] for i in range(11)] + [wire[:1], long, tokens(OTHER), wire[:3]]
     assert minhash_many(lists) == [minhash_many([t])[0] for t in lists]
     assert minhash_many([]) == []
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_first_by_each_answers_each_lookup_in_order_with_the_earliest_record(tmp_path, kind):
+    from newswatch.enrich.dedupe import Record
+
+    store = MemoryDedupeStore() if kind == "memory" else SQLiteDedupeStore(tmp_path / "d.sqlite3")
+    later = Record("b", "https://x/1", "c2", "body", None, None, 20.0)
+    first = Record("a", "https://x/0", "c1", "body", None, None, 10.0)
+    store.claim_many([("b", lambda: (later, [])), ("a", lambda: (first, []))])
+    got = store.first_by_each([("canonical_url", "https://x/1"), ("content_hash", "nowhere"), ("body_hash", "body")])
+    assert [r.id if r else None for r in got] == ["b", None, "a"]  # body: the earliest seen, not the first stored
+    assert store.first_by_each([]) == []
+    store.close()
