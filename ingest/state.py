@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from newswatch.pipeline.sqlite_tx import immediate
+
 STATE_FILE = "feedstate.sqlite3"
 SEEN_LIMIT = 5000  # per feed; far more than any feed carries at once
 
@@ -153,20 +155,14 @@ class FeedStateStore:
         rows = [(feed_id, i, now_ts, _ts(p)) for i, p in items]
         if not rows:
             return
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO seen_item (feed_id, item_id, first_seen, published) VALUES (?,?,?,?)",
-                    rows)
-                self._db.execute(
-                    "DELETE FROM seen_item WHERE feed_id=? AND rowid NOT IN (SELECT rowid FROM seen_item "
-                    "WHERE feed_id=? ORDER BY first_seen DESC, rowid DESC LIMIT ?)",
-                    (feed_id, feed_id, self.seen_limit))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(self._db) as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO seen_item (feed_id, item_id, first_seen, published) VALUES (?,?,?,?)",
+                rows)
+            db.execute(
+                "DELETE FROM seen_item WHERE feed_id=? AND rowid NOT IN (SELECT rowid FROM seen_item "
+                "WHERE feed_id=? ORDER BY first_seen DESC, rowid DESC LIMIT ?)",
+                (feed_id, feed_id, self.seen_limit))
 
     def seen_count(self, feed_id: str) -> int:
         with self._lock:

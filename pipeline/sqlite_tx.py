@@ -1,5 +1,5 @@
-"""The one way our SQLite files (index, dedupe store, alert ledger) take
-their write lock, shared by every stage that keeps a file."""
+"""The one way our SQLite files (index, dedupe store, alert ledger, feed
+state) take their write lock, shared by every stage that keeps a file."""
 
 from __future__ import annotations
 
