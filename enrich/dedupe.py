@@ -335,7 +335,7 @@ def _strip(r: Record) -> Record:
 
 
 class MemoryDedupeStore:
-    """For tests and one-shot runs (one process: a lock makes claim atomic)."""
+    """For tests and one-shot runs (one process: a lock makes claim_many atomic)."""
 
     def __init__(self) -> None:
         self.records: dict[str, Record] = {}
@@ -522,12 +522,13 @@ class SQLiteDedupeStore:
 
     def claim_many(self, claims: Sequence[tuple[str, Decide]]) -> list[Record]:
         with self._lock:
-            seen = self._seen_rowid
+            seen: int | None = None
             try:
                 # the write lock first, then the lookups: what another worker
                 # committed before we got the lock is seen, nothing after it
                 with immediate(self.db):
                     self._sync()  # what other workers stored up to now; nobody else writes until COMMIT
+                    seen = self._seen_rowid  # rows above this are ours, from here on
                     out = []
                     for article_id, decide in claims:
                         known = self.get(article_id)
@@ -537,9 +538,10 @@ class SQLiteDedupeStore:
                         out.append(known)
                 return out
             except BaseException:
-                # SQLite hands the rolled-back rowids out again, maybe to
+                # SQLite hands our rolled-back rowids out again, maybe to
                 # another worker: _sync must not skip them
-                self._seen_rowid = seen
+                if seen is not None:
+                    self._seen_rowid = seen
                 raise
 
     def _insert(self, record: Record, bands: list[int]) -> None:
