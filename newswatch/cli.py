@@ -227,13 +227,14 @@ def quarantine_replay() -> None:
     q = app.pipeline.quarantine
     records = q.take()
     done, handled = 0, 0  # records[handled:] are not replayed yet
+    kept: list[dict] = []  # not articles: back in the quarantine when the replay ends
     try:
         for i, r in enumerate(records):
             try:
                 article = Article.from_dict(r.get("payload") or {})
             except ContractError as exc:
                 click.echo(f"kept: record {i} is not an Article ({exc})", err=True)
-                q.put_back([r])
+                kept.append(r)
                 handled = i + 1
                 continue
             try:
@@ -245,7 +246,7 @@ def quarantine_replay() -> None:
         app.alerts.tick()
     finally:
         # whatever stops the loop (an outage, Ctrl-C, a crash) puts the rest back
-        q.end_replay(records[handled:])
+        q.end_replay(kept + records[handled:])
         app.close()
     again = app.pipeline.counters.quarantined
     click.echo(f"replayed {done} of {len(records)}; {again} failed again and are back in the quarantine")

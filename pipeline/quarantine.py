@@ -40,15 +40,15 @@ class Quarantine:
             taken = self._replaying
             if self.path.exists():
                 if taken.exists():  # left by an interrupted replay: keep both
+                    # moved first (atomic): a record a running pipeline adds now goes to a new file
+                    moving = self.path.with_suffix(".taking")
+                    self.path.replace(moving)
                     with taken.open("a", encoding="utf-8") as out:
-                        out.write(self.path.read_text(encoding="utf-8"))
-                    self.path.unlink()
+                        out.write(moving.read_text(encoding="utf-8"))
+                    moving.unlink()
                 else:
                     self.path.replace(taken)
-            if not taken.exists():
-                return []
-            with taken.open(encoding="utf-8") as fh:
-                return [json.loads(line) for line in fh if line.strip()]
+            return _load(taken)
 
     def end_replay(self, unfinished: list[dict[str, Any]]) -> None:
         """Put *unfinished* records back and forget the set-aside file."""
@@ -68,7 +68,12 @@ class Quarantine:
                     fh.write(json.dumps(r, default=str) + "\n")
 
     def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        with self.path.open(encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+        """Every record, including those an interrupted replay set aside."""
+        return _load(self._replaying) + _load(self.path)
+
+
+def _load(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

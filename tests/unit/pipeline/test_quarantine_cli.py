@@ -34,6 +34,7 @@ def test_a_replay_stopped_by_an_unexpected_error_puts_the_rest_back(tmp_path, mo
     from newswatch.pipeline.transport.inline import InlinePipeline
 
     q = Quarantine(tmp_path / "quarantine.jsonl")
+    q.put("enrich", {"not": "an article"}, ValueError("garbage"))  # kept, and must be kept once
     for i in range(3):
         q.put("enrich", Article(id=f"a{i}", url=f"https://x.test/{i}", title=f"story {i}",
                                 summary="<p>Some text about a meeting.</p>").to_dict(), ValueError("bug"))
@@ -47,7 +48,8 @@ def test_a_replay_stopped_by_an_unexpected_error_puts_the_rest_back(tmp_path, mo
     monkeypatch.setattr(InlinePipeline, "__call__", crash_on_a1)
     env = {"NEWSWATCH_DATA_DIR": str(tmp_path), "NEWSWATCH_CONFIG_DIR": str(REPO / "config")}
     CliRunner().invoke(cli, ["quarantine", "replay"], env=env)
-    assert [r["payload"]["id"] for r in q.read()] == ["a1", "a2"]  # a0 went through; none lost
+    # a0 went through; none lost, the non-article kept once
+    assert [r["payload"].get("id", "-") for r in q.read()] == ["-", "a1", "a2"]
     assert not (tmp_path / "quarantine.replaying").exists()
 
 
@@ -57,6 +59,7 @@ def test_records_of_a_replay_killed_half_way_are_taken_again(tmp_path):
     assert [r["payload"] for r in q.take()] == [{"id": "old"}]  # ... and the process dies (kill -9)
     q.put("enrich", {"id": "new"}, "e")  # a failure of the running pipeline meanwhile
     again = Quarantine(tmp_path / "quarantine.jsonl")
+    assert [r["payload"] for r in again.read()] == [{"id": "old"}, {"id": "new"}]  # `quarantine list` shows both
     assert [r["payload"] for r in again.take()] == [{"id": "old"}, {"id": "new"}]
     again.end_replay([])
     assert again.take() == [] and again.read() == []
