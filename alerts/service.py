@@ -192,7 +192,9 @@ class AlertStage:
         # Each message is marked sent as soon as the server took it (the
         # sender yields one result at a time, on one connection): a crash
         # mid-batch resends at most the message in flight.
-        for (msg, chunk), err in zip(emails, self.email.send_each([m for m, _ in emails])):
+        # strict: a sender that answers for fewer messages is a bug, not silence (and the
+        # generator is run to its end, so the SMTP connection closes right after the last)
+        for (msg, chunk), err in zip(emails, self.email.send_each([m for m, _ in emails]), strict=True):
             if err is None:
                 self._mark_sent(chunk, str(msg["Message-ID"]), now, report)
                 report["sent"] += 1
@@ -206,7 +208,7 @@ class AlertStage:
                     self._failed(chunk, SendError("no webhook sender configured", permanent=True), now, report)
             else:
                 results = self.webhook.post_each([(url, payload) for url, payload, _, _ in posts])
-                for (_, _, mid, chunk), err in zip(posts, results):
+                for (_, _, mid, chunk), err in zip(posts, results, strict=True):
                     if err is None:
                         self._mark_sent(chunk, mid, now, report)
                         report["sent"] += 1
