@@ -97,18 +97,15 @@ class Enricher:
         step(self._language)
         fps: dict[int, Fingerprint] = {}
 
-        def fp_of(a: Article) -> None:
-            fp = fingerprint(a)
+        def keep(a: Article, fp: Fingerprint) -> None:
             a.content_hash = fp.content_hash
             fps[id(a)] = fp
 
         try:  # together (the signatures share numpy calls); one by one if that fails
             for (_, a), fp in zip(todo, fingerprints([a for _, a in todo])):
-                a.content_hash = fp.content_hash
-                fps[id(a)] = fp
+                keep(a, fp)
         except Exception:
-            fps.clear()
-            step(fp_of)
+            step(lambda a: keep(a, fingerprint(a)))
         if self.dedupe is not None and todo:
             try:
                 dups = self.dedupe.check_many([(a, fps[id(a)]) for _, a in todo])

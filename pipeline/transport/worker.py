@@ -5,8 +5,9 @@ durable, and only then commit.
   retries); outputs are produced keyed by article id; the producer is flushed
   (acks=all) and only then are the input offsets committed.
 - a *sink* stage (index, alerts): the decoded batch is written (bounded
-  retries); only then are the offsets committed.  If the batch keeps failing
-  it is bisected: a lone article that fails with its full retries while other
+  retries); only then are the offsets committed.  A sink that wrote the rest
+  and names the articles it refused (PermanentError.article_ids) has just
+  those dead-lettered.  If the batch keeps failing otherwise it is bisected: a lone article that fails with its full retries while other
   writes of the batch succeed, with an error that is not a known-transient
   kind (timeout, connection, OSError, SQLite locked/busy), is poison and goes
   to the DLQ.  A transient failure with nothing written yet, or nothing
@@ -18,8 +19,10 @@ durable, and only then commit.
   full), not two poison messages.
 
 Undecodable or too-new messages (ContractError) and PermanentError go to the
-DLQ at once.  A batch that could not be finished (producer or sink down) is
-not committed: the worker seeks back and reads it again.
+DLQ without retries, when their batch is done (a batch that is read again
+after an outage does not dead-letter them twice).  A batch that could not be
+finished (producer or sink down) is not committed: the worker seeks back and
+reads it again.
 
 Rebalance safety comes from the shape of the loop: a batch is fully handled
 and committed before the next ``poll``, and rebalance callbacks only run
@@ -332,7 +335,9 @@ class StageWorker:
             except ContractError as exc:
                 self._dead_letter(msg, exc, 1)
         wait = True  # no backoff before a retry right after a retry that worked
-        for msg, article, result in self._first_tries(decoded):
+        for n, (msg, article, result) in enumerate(self._first_tries(decoded)):
+            if n % self.chunk_size == 0:
+                wait = True  # a new chunk, a new first try: its failure is news
             attempt = 1
             failed: Exception | None = None
             outputs: list[Article] | None = None
@@ -371,7 +376,7 @@ class StageWorker:
             if suspect is not None:  # the next message went through: the suspect alone is bad
                 self._dead_letter(*suspect)
                 suspect = None
-            for out in outputs or []:
+            for out in outputs:
                 producer.produce(self.output_topic, out.to_bytes(), key=out.id.encode("utf-8"))
                 self.counters.produced += 1
         if suspect is not None:  # the batch's last message: nothing after it to say otherwise
@@ -404,10 +409,9 @@ class StageWorker:
         if error is None:
             self.counters.written += len(items)
             return
-        named = getattr(error, "article_ids", None)
-        if isinstance(error, PermanentError) and named is not None:
+        if isinstance(error, PermanentError) and error.article_ids is not None:
             # the sink wrote the rest and named what it refused
-            refused = [(msg, a) for msg, a in items if a.id in named]
+            refused = [(msg, a) for msg, a in items if a.id in error.article_ids]
             self.counters.written += len(items) - len(refused)
             for msg, _ in refused:
                 self._dead_letter(msg, error, state.attempts_of(msg))
